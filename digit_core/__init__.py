@@ -1,0 +1,63 @@
+"""digit_core: everything between a drawing and a digit, shared by training, scripts and the app.
+
+Where things happen:
+
+- ``images``: decoding files safely; any image mode -> one grey channel.
+- ``framing``: grey image -> the MNIST 28x28 frame; deskewing.
+- ``scan``: reading scans and photos: segmentation of several digits (see ``reading``).
+- ``features``: pipeline transformers (deskew, gradient direction features, HOG).
+- ``augment``: training-set augmentation.
+- ``model``: the pipeline factory and its hyperparameters.
+- ``calibration``: temperature scaling and expected calibration error.
+- ``training``: one training run; ``evaluation``: metrics and pictures.
+- ``inference``: probabilities and top-k for frames and images.
+- ``persistence``: safe save/load (skops, trusted types); ``card``: model cards.
+- ``hub``: finding the model to serve (local file, Hugging Face Hub, starter).
+- ``data``: MNIST and folders of labelled drawings; ``flagging``: the store of flagged drawings.
+"""
+
+from .data import ExtraSamples, Split, load_extra_folder, load_mnist
+from .errors import (
+    DatasetError,
+    DigitCoreError,
+    InvalidImageError,
+    InvalidLabelError,
+    ModelLoadError,
+    NoDigitFoundError,
+    UntrustedModelError,
+)
+from .features import Deskew, GradientDirectionFeatures, HogTransformer
+from .framing import deskew, to_mnist_frame
+from .images import open_image, to_grayscale
+from .inference import Prediction, classify_frame, classify_image, predict_proba
+from .model import PROFILES, make_pipeline
+from .persistence import load_model, save_model
+
+__all__ = [
+    "PROFILES",
+    "DatasetError",
+    "Deskew",
+    "DigitCoreError",
+    "ExtraSamples",
+    "GradientDirectionFeatures",
+    "HogTransformer",
+    "InvalidImageError",
+    "InvalidLabelError",
+    "ModelLoadError",
+    "NoDigitFoundError",
+    "Prediction",
+    "Split",
+    "UntrustedModelError",
+    "classify_frame",
+    "classify_image",
+    "deskew",
+    "load_extra_folder",
+    "load_mnist",
+    "load_model",
+    "make_pipeline",
+    "open_image",
+    "predict_proba",
+    "save_model",
+    "to_grayscale",
+    "to_mnist_frame",
+]

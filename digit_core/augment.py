@@ -1,0 +1,242 @@
+"""Training-set augmentation: shifted, rotated, zoomed, elastically distorted and re-inked copies.
+
+Every transform works on a whole batch of frames at once (one ``map_coordinates`` call per chunk)
+and chunks run in parallel with joblib.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from joblib import Parallel, delayed
+from scipy import ndimage
+from skimage.morphology import skeletonize
+
+from .errors import NoDigitFoundError
+from .framing import frame_from_ink, resize
+
+__all__ = ["AugmentationPlan", "augment", "affine_batch", "elastic_batch", "restroke_batch", "redraw_batch"]
+
+_CHUNK = 4096
+
+
+@dataclass(frozen=True)
+class AugmentationPlan:
+    """Which copies of each frame to add.
+
+    Attributes
+    ----------
+    shifts : tuple of (rows, cols)
+        Whole-frame translations in pixels.
+    rotations : tuple of float
+        Rotations in degrees about the frame centre (positive: counter-clockwise).
+    zooms : tuple of float
+        Scale factors about the frame centre.
+    elastic : int
+        Number of elastically distorted copies (Simard et al. 2003).
+    elastic_alpha, elastic_sigma : float
+        Largest displacement (pixels) and smoothness (Gaussian sigma, pixels) of the distortion.
+    strokes : tuple of int
+        Stroke-width changes: +1 thickens by one pixel (grey dilation), -1 thins (grey erosion).
+    redrawn : tuple of float
+        Copies redrawn with a round pen of each width (pixels in the frame) along the digit's
+        skeleton: the hard, even strokes of a drawing on a canvas, so the model knows that style.
+    """
+
+    shifts: tuple[tuple[int, int], ...] = ()
+    rotations: tuple[float, ...] = ()
+    zooms: tuple[float, ...] = ()
+    elastic: int = 0
+    elastic_alpha: float = 2.5
+    elastic_sigma: float = 4.0
+    strokes: tuple[int, ...] = ()
+    redrawn: tuple[float, ...] = ()
+
+    @property
+    def copies(self) -> int:
+        """How many rows each frame becomes (itself included)."""
+        return (
+            1
+            + len(self.shifts)
+            + len(self.rotations)
+            + len(self.zooms)
+            + self.elastic
+            + len(self.strokes)
+            + len(self.redrawn)
+        )
+
+
+def augment(
+    frames: np.ndarray,
+    labels: np.ndarray,
+    plan: AugmentationPlan,
+    *,
+    random_state: int = 0,
+    n_jobs: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The frames followed by every copy the plan asks for.
+
+    Parameters
+    ----------
+    frames : ndarray of shape (n, rows, cols), float, values in [0, 1]
+    labels : ndarray of shape (n,)
+    plan : AugmentationPlan
+    random_state : int
+        Seed for the elastic distortions.
+    n_jobs : int, optional
+        Parallel workers (joblib); ``None`` means 1, ``-1`` all cores.
+
+    Returns
+    -------
+    frames : ndarray of shape (n * plan.copies, rows, cols), float32
+    labels : ndarray of shape (n * plan.copies,)
+        Block ``k`` of ``n`` rows is the ``k``-th transform of every frame, in the order
+        original, shifts, rotations, zooms, elastic, strokes, redrawn.
+    """
+    frames = np.asarray(frames, dtype=np.float32)
+    labels = np.asarray(labels)
+    if frames.ndim != 3 or len(frames) != len(labels):
+        raise ValueError(
+            f"augment expects frames (n, rows, cols) and labels (n,); got {frames.shape} and {labels.shape}."
+        )
+    jobs = []
+    for d_row, d_col in plan.shifts:
+        jobs.append(("affine", dict(matrix=np.eye(2), shift=(d_row, d_col))))
+    for degrees in plan.rotations:
+        angle = np.deg2rad(degrees)
+        rotation = np.array([[np.cos(angle), np.sin(angle)], [-np.sin(angle), np.cos(angle)]])
+        jobs.append(("affine", dict(matrix=rotation, shift=(0, 0))))
+    for factor in plan.zooms:
+        jobs.append(("affine", dict(matrix=np.eye(2) / factor, shift=(0, 0))))
+    for copy in range(plan.elastic):
+        jobs.append(("elastic", dict(alpha=plan.elastic_alpha, sigma=plan.elastic_sigma, seed=(random_state, copy))))
+    for change in plan.strokes:
+        jobs.append(("strokes", dict(change=change)))
+    for width in plan.redrawn:
+        jobs.append(("redrawn", dict(width=width)))
+
+    chunks = [slice(i, i + _CHUNK) for i in range(0, len(frames), _CHUNK)]
+    tasks = [delayed(_run)(kind, frames[chunk], options, chunk.start) for kind, options in jobs for chunk in chunks]
+    results = Parallel(n_jobs=n_jobs)(tasks) if tasks else []
+    out = [frames] + results
+    return np.concatenate(out).astype(np.float32, copy=False), np.tile(labels, plan.copies)
+
+
+def _run(kind: str, frames: np.ndarray, options: dict, start: int) -> np.ndarray:
+    if kind == "affine":
+        return affine_batch(frames, options["matrix"], shift=options["shift"])
+    if kind == "elastic":
+        seed = np.random.SeedSequence([*options["seed"], start])
+        return elastic_batch(frames, alpha=options["alpha"], sigma=options["sigma"], rng=np.random.default_rng(seed))
+    if kind == "strokes":
+        return restroke_batch(frames, options["change"])
+    return redraw_batch(frames, width=options["width"])
+
+
+def affine_batch(frames: np.ndarray, matrix: np.ndarray, *, shift: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
+    """Apply one affine map about the frame centre to every frame (bilinear, zero outside).
+
+    Parameters
+    ----------
+    frames : ndarray of shape (n, rows, cols)
+    matrix : ndarray of shape (2, 2)
+        Maps an output (row, col) offset from the centre to the input offset it samples.
+    shift : (rows, cols)
+        Translation of the content, in pixels.
+
+    Returns
+    -------
+    ndarray of shape (n, rows, cols), float32
+    """
+    n, rows, cols = frames.shape
+    centre = np.array([(rows - 1) / 2, (cols - 1) / 2])
+    out_r, out_c = np.mgrid[0:rows, 0:cols].astype(np.float64)
+    offsets = np.stack([out_r - centre[0] - shift[0], out_c - centre[1] - shift[1]])
+    sample = np.tensordot(np.asarray(matrix, dtype=np.float64), offsets, axes=1) + centre[:, None, None]
+    coords = np.empty((3, n, rows, cols))
+    coords[0] = np.arange(n)[:, None, None]
+    coords[1] = sample[0]
+    coords[2] = sample[1]
+    return ndimage.map_coordinates(frames, coords, order=1, mode="constant", cval=0.0).astype(np.float32)
+
+
+def elastic_batch(frames: np.ndarray, *, alpha: float, sigma: float, rng: np.random.Generator) -> np.ndarray:
+    """Elastic distortion: a random displacement field, smoothed by a Gaussian, scaled by ``alpha``.
+
+    Parameters
+    ----------
+    frames : ndarray of shape (n, rows, cols)
+    alpha : float
+        Largest displacement in the batch, pixels.
+    sigma : float
+        Smoothness of the field (Gaussian sigma, pixels).
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    ndarray of shape (n, rows, cols), float32
+    """
+    n, rows, cols = frames.shape
+    field = rng.uniform(-1.0, 1.0, size=(2, n, rows, cols))
+    field = ndimage.gaussian_filter(field, sigma=(0, 0, sigma, sigma), mode="constant")
+    # Normalise so that alpha is the largest displacement whatever sigma is.
+    field *= alpha / max(np.abs(field).max(), 1e-12)
+    grid_r, grid_c = np.mgrid[0:rows, 0:cols]
+    coords = np.empty((3, n, rows, cols))
+    coords[0] = np.arange(n)[:, None, None]
+    coords[1] = grid_r + field[0]
+    coords[2] = grid_c + field[1]
+    return ndimage.map_coordinates(frames, coords, order=1, mode="constant", cval=0.0).astype(np.float32)
+
+
+def restroke_batch(frames: np.ndarray, change: int) -> np.ndarray:
+    """Thicken (``change > 0``) or thin (``change < 0``) the strokes of every frame.
+
+    A grey dilation or erosion with a plus-shaped footprint, ``abs(change)`` times.
+    """
+    footprint = np.zeros((1, 3, 3), dtype=bool)
+    footprint[0, 1, :] = footprint[0, :, 1] = True
+    operation = ndimage.grey_dilation if change > 0 else ndimage.grey_erosion
+    out = np.asarray(frames, dtype=np.float32)
+    for _ in range(abs(change)):
+        out = operation(out, footprint=footprint)
+    return out
+
+
+#: Redrawing works at this multiple of the frame size, as a drawing on a canvas would be.
+_REDRAW_UPSCALE = 4
+
+
+def redraw_batch(frames: np.ndarray, *, width: float = 2.8) -> np.ndarray:
+    """Each frame redrawn with a round pen of ``width`` pixels along its skeleton, then re-framed.
+
+    The frame is enlarged 4x, thresholded and skeletonised; a disc of the pen's width is drawn along
+    the skeleton (hard edges, as on a canvas), and the result goes through
+    :func:`digit_core.framing.frame_from_ink`, the code that frames drawings. Frames with no ink are
+    returned unchanged.
+
+    Parameters
+    ----------
+    frames : ndarray of shape (n, 28, 28), float in [0, 1]
+    width : float
+        Pen width in frame pixels (MNIST's median stroke is 2.8).
+
+    Returns
+    -------
+    ndarray of shape (n, 28, 28), float32
+    """
+    out = np.empty_like(np.asarray(frames, dtype=np.float32))
+    radius = width * _REDRAW_UPSCALE / 2.0
+    for index, frame in enumerate(frames):
+        large = resize(frame, (frame.shape[0] * _REDRAW_UPSCALE, frame.shape[1] * _REDRAW_UPSCALE)) > 0.4
+        skeleton = skeletonize(large)
+        if not skeleton.any():
+            out[index] = frame
+            continue
+        pen = (ndimage.distance_transform_edt(~skeleton) <= radius).astype(np.float32)
+        try:
+            out[index] = frame_from_ink(pen, pen > 0.5, redraw=False)
+        except NoDigitFoundError:
+            out[index] = frame
+    return out

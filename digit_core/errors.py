@@ -1,0 +1,45 @@
+"""Every exception ``digit_core`` raises, in one place.
+
+Library code raises these; only ``app.py`` and the scripts turn them into messages for people.
+Each message names the input, what was received and what is accepted.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "DigitCoreError",
+    "InvalidImageError",
+    "NoDigitFoundError",
+    "UntrustedModelError",
+    "ModelLoadError",
+    "InvalidLabelError",
+    "DatasetError",
+]
+
+
+class DigitCoreError(Exception):
+    """Base class of every error raised by ``digit_core``."""
+
+
+class InvalidImageError(DigitCoreError, ValueError):
+    """The input is not an image we can read (corrupt, empty, too large, wrong shape or dtype)."""
+
+
+class NoDigitFoundError(DigitCoreError, ValueError):
+    """The image holds no ink: blank, uniform, or only specks of noise."""
+
+
+class UntrustedModelError(DigitCoreError):
+    """A model file holds a type outside the fixed trusted list, so it is not loaded."""
+
+
+class ModelLoadError(DigitCoreError):
+    """A model could not be found, downloaded or read."""
+
+
+class InvalidLabelError(DigitCoreError, ValueError):
+    """A label is not an integer digit 0-9."""
+
+
+class DatasetError(DigitCoreError):
+    """A dataset folder or file is missing or malformed."""

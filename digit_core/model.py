@@ -1,0 +1,163 @@
+"""The model: an unfitted pipeline with named steps, and every hyperparameter in one place.
+
+``Pipeline([deskew, features, reduce, svc])`` takes flattened MNIST frames, ``X`` of shape
+``(n_samples, 784)`` float in [0, 1]. Every setting is reachable as ``step__param``
+(``svc__C``, ``features__sigma``, ...). The fitted pipeline is wrapped in a temperature-scaling
+calibrator (:mod:`digit_core.calibration`) so that its probabilities mean what they say.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sklearn.decomposition import PCA
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
+from sklearn.svm import SVC
+
+from .augment import AugmentationPlan
+from .features import Deskew, GradientDirectionFeatures
+
+__all__ = ["Profile", "PROFILES", "make_pipeline", "to_plain_svc"]
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One training recipe. Each value's reason is in :data:`PROFILES`."""
+
+    name: str
+    pca_components: int | None
+    C: float
+    augmentation: AugmentationPlan
+    calibration_size: int
+    description: str
+    svc_options: dict = field(default_factory=dict)
+
+
+#: The two recipes. Reasons for each value:
+#:
+#: - Deskew first: MNIST's largest nuisance is slant; moments straighten it (LeCun et al. 1998).
+#: - Gradient direction features (8 directions, 7x7 Gaussian pooling, sigma 2, square root):
+#:   on a 10,000-image MNIST subset they gave 99.1% test accuracy against 98.1% for the seed's
+#:   PCA(140) + HOG(8x8 cells) + StandardScaler, with a quarter of the support vectors.
+#: - No StandardScaler: per-feature scaling blows up near-constant border features (98.1% -> 90%);
+#:   the features are already on one scale.
+#: - RBF SVC, gamma='scale' (1 / (n_features * X.var())): adapts to the feature scale; C=25 as in
+#:   the seed notebook (C=10 was no better on the 10,000-image subset).
+#: - compact: PCA to 120 components cuts each support vector from 392 to 120 numbers, so the model
+#:   file stays under 9 MB; on all 60,000 training images it gave 99.48% with 3,952 support vectors.
+#:   Two copies redrawn with a round pen (2.0 and 3.4 px) teach it the hard, even strokes of canvas
+#:   drawings: drawn MNIST digits went from 98.5% to 99.2% (originals 99.5%), MNIST stayed 99.45%.
+#: - full: no PCA and an x8 training set: one-pixel shifts (4), one elastic distortion (max 2.5 px,
+#:   sigma 4) and the two pen-redrawn copies. No rotations: the deskew step undoes most of a small
+#:   rotation, so rotated copies add rows but little information. No thinning: eroding MNIST's
+#:   thinnest strokes breaks them.
+#: - calibration_size: images held out of the SVC's training set to fit the temperature; 3,000
+#:   hold about 25 errors, enough for one parameter, and cost ~0.02 points of accuracy.
+PROFILES: dict[str, Profile] = {
+    "compact": Profile(
+        name="compact",
+        pca_components=120,
+        C=25.0,
+        augmentation=AugmentationPlan(redrawn=(2.0, 3.4)),
+        calibration_size=3000,
+        description="Bundled starter: MNIST plus copies redrawn with a round pen, PCA(120) features, under 9 MB.",
+    ),
+    "full": Profile(
+        name="full",
+        pca_components=None,
+        C=25.0,
+        augmentation=AugmentationPlan(
+            shifts=((1, 0), (-1, 0), (0, 1), (0, -1)),
+            elastic=1,
+            redrawn=(2.0, 3.4),
+        ),
+        calibration_size=3000,
+        description="Best accuracy: x8 augmented training set (shifts, elastic, pen-redrawn), all 392 features.",
+    ),
+}
+
+
+def make_pipeline(profile: str | Profile = "compact", *, accelerated: bool = False) -> Pipeline:
+    """An unfitted pipeline for a profile.
+
+    Parameters
+    ----------
+    profile : {'compact', 'full'} or Profile
+    accelerated : bool, default=False
+        Use scikit-learn-intelex's SVC for training. Convert it back with :func:`to_plain_svc`
+        before saving, so that the saved model needs plain scikit-learn only.
+
+    Returns
+    -------
+    Pipeline
+        Steps ``deskew``, ``features``, ``reduce`` (PCA, or a pass-through), ``svc``.
+    """
+    if isinstance(profile, str):
+        if profile not in PROFILES:
+            raise ValueError(f"profile must be one of {sorted(PROFILES)}; got {profile!r}.")
+        profile = PROFILES[profile]
+    if accelerated:
+        from sklearnex.svm import SVC as SVCClass
+    else:
+        SVCClass = SVC
+    reduce = (
+        PCA(n_components=profile.pca_components, random_state=0)
+        if profile.pca_components
+        else FunctionTransformer(None)
+    )
+    return Pipeline(
+        [
+            ("deskew", Deskew()),
+            ("features", GradientDirectionFeatures()),
+            ("reduce", reduce),
+            ("svc", SVCClass(C=profile.C, kernel="rbf", gamma="scale", cache_size=2000, **profile.svc_options)),
+        ]
+    )
+
+
+#: Fitted attributes of ``sklearn.svm.SVC`` that prediction reads.
+_SVC_FITTED_ATTRIBUTES = (
+    "support_",
+    "support_vectors_",
+    "_n_support",
+    "dual_coef_",
+    "intercept_",
+    "_dual_coef_",
+    "_intercept_",
+    "_probA",
+    "_probB",
+    "fit_status_",
+    "shape_fit_",
+    "_gamma",
+    "_sparse",
+    "classes_",
+    "class_weight_",
+    "n_features_in_",
+    "n_iter_",
+)
+
+
+def to_plain_svc(svc) -> SVC:
+    """A plain ``sklearn.svm.SVC`` with the fitted state of an accelerated (sklearnex) SVC.
+
+    The returned model gives the same decision function and loads without scikit-learn-intelex.
+    """
+    if type(svc) is SVC:
+        return svc
+    plain = SVC()
+    plain.set_params(**{name: value for name, value in svc.get_params().items() if name in plain.get_params()})
+    for name in _SVC_FITTED_ATTRIBUTES:
+        value = getattr(svc, name)
+        setattr(plain, name, value.copy() if hasattr(value, "copy") else value)
+    plain._num_iter = np.asarray(svc.n_iter_)
+    plain._effective_probability = False
+    # libsvm reads these buffers with fixed dtypes.
+    plain.support_vectors_ = np.ascontiguousarray(plain.support_vectors_, dtype=np.float64)
+    plain.support_ = np.ascontiguousarray(plain.support_, dtype=np.int32)
+    plain._n_support = np.ascontiguousarray(plain._n_support, dtype=np.int32)
+    for name in ("dual_coef_", "_dual_coef_", "intercept_", "_intercept_", "_probA", "_probB"):
+        setattr(plain, name, np.ascontiguousarray(getattr(plain, name), dtype=np.float64))
+    return plain

@@ -1,0 +1,107 @@
+"""Saving and loading models with ``skops.io`` and a fixed list of trusted types.
+
+A model file may come from the internet, so it is never unpickled: ``skops.io`` rebuilds only the
+types named in :data:`TRUSTED_TYPES`, and a file holding any other type is refused before loading.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import skops.io as sio
+
+from .errors import ModelLoadError, UntrustedModelError
+
+__all__ = ["TRUSTED_TYPES", "save_model", "load_model", "untrusted_types"]
+
+#: Every type a digit model file may hold beyond the builtins and numpy/scipy types skops trusts.
+TRUSTED_TYPES: tuple[str, ...] = (
+    "digit_core.features.Deskew",
+    "digit_core.features.GradientDirectionFeatures",
+    "digit_core.features.HogTransformer",
+    "sklearn.calibration.CalibratedClassifierCV",
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._TemperatureScaling",
+    "sklearn.decomposition._pca.PCA",
+    "sklearn.frozen._frozen.FrozenEstimator",
+    "sklearn.pipeline.Pipeline",
+    "sklearn.preprocessing._function_transformer.FunctionTransformer",
+    "sklearn.svm._classes.SVC",
+)
+
+
+def save_model(model, path: str | Path) -> Path:
+    """Write a model with ``skops.io`` (zip-compressed), atomically.
+
+    Parameters
+    ----------
+    model : estimator
+        Made only of :data:`TRUSTED_TYPES` (and what skops trusts by default).
+    path : str or Path
+        Destination file, conventionally ``model.skops``.
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    UntrustedModelError
+        The model holds a type outside :data:`TRUSTED_TYPES`; nothing is written.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    sio.dump(model, temporary, compression=zipfile.ZIP_DEFLATED, compresslevel=9)
+    extra = untrusted_types(temporary)
+    if extra:
+        temporary.unlink()
+        raise UntrustedModelError(
+            f"the model holds types outside the trusted list: {', '.join(extra)}. "
+            "Add them to digit_core.persistence.TRUSTED_TYPES only if they are safe to rebuild."
+        )
+    temporary.replace(path)
+    return path
+
+
+def untrusted_types(path: str | Path) -> list[str]:
+    """Types in a model file that are neither trusted by skops by default nor in :data:`TRUSTED_TYPES`."""
+    try:
+        found = sio.get_untrusted_types(file=path)
+    except Exception as exc:  # a corrupt zip or schema can fail in many ways
+        raise ModelLoadError(f"{path} is not a readable skops model file ({exc}).") from exc
+    return sorted(set(found) - set(TRUSTED_TYPES))
+
+
+def load_model(path: str | Path):
+    """Load a model saved by :func:`save_model`, trusting only :data:`TRUSTED_TYPES`.
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    estimator
+        With ``predict_proba(X)`` over flattened frames ``(n, 784)``.
+
+    Raises
+    ------
+    ModelLoadError
+        The file is missing or is not a skops model file.
+    UntrustedModelError
+        The file holds a type outside the trusted list (named in the message); nothing is loaded.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ModelLoadError(f"model file {path} does not exist.")
+    extra = untrusted_types(path)
+    if extra:
+        raise UntrustedModelError(
+            f"refusing to load {path.name}: it holds types outside the trusted list: {', '.join(extra)}."
+        )
+    try:
+        return sio.load(path, trusted=list(TRUSTED_TYPES))
+    except Exception as exc:
+        raise ModelLoadError(f"{path} could not be loaded ({exc}).") from exc

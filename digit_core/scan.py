@@ -1,0 +1,233 @@
+"""Segmenting a scan or photo into digits, left to right.
+
+:func:`find_digits` takes the ink map of a whole page (from :func:`digit_core.framing.extract_ink`)
+and returns one :class:`DigitRegion` per digit: connected components, with ruling lines and frames
+removed, specks dropped, strokes of one digit merged (a 5's detached bar, a 4 in two strokes) and
+touching digits split where one component is clearly several digits wide.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+__all__ = ["DigitRegion", "find_digits", "remove_ruling_lines"]
+
+#: Components smaller than this fraction of the median component area are specks (unless merged).
+_SPECK_FRACTION = 0.08
+#: A horizontal run this many digit heights long is a ruling line, not a stroke.
+_LINE_LENGTH_IN_HEIGHTS = 2.5
+#: Components whose columns overlap by this fraction of the narrower one belong to one digit.
+_MERGE_OVERLAP = 0.5
+#: A digit's typical width as a fraction of its height (MNIST digits: median 0.8 in the 20 px box).
+_TYPICAL_ASPECT = 0.8
+#: A component wider than this many typical digit widths is split into touching digits.
+_SPLIT_WIDTH_RATIO = 1.5
+
+
+@dataclass(frozen=True)
+class DigitRegion:
+    """One digit's place on the page.
+
+    Attributes
+    ----------
+    box : (left, top, right, bottom)
+        Pixel bounds in the ink map's coordinates, right and bottom exclusive.
+    mask : ndarray of shape (bottom - top, right - left), bool
+        The digit's strokes inside the box (other digits' strokes excluded).
+    """
+
+    box: tuple[int, int, int, int]
+    mask: np.ndarray
+
+    @property
+    def width(self) -> int:
+        return self.box[2] - self.box[0]
+
+    @property
+    def height(self) -> int:
+        return self.box[3] - self.box[1]
+
+
+def remove_ruling_lines(mask: np.ndarray, *, digit_height: float) -> np.ndarray:
+    """Remove horizontal and vertical lines much longer than a digit is tall.
+
+    Parameters
+    ----------
+    mask : ndarray of shape (H, W), bool
+    digit_height : float
+        Typical digit height in pixels; lines at least 2.5 times as long are removed.
+
+    Returns
+    -------
+    ndarray of shape (H, W), bool
+    """
+    length = int(max(8, _LINE_LENGTH_IN_HEIGHTS * digit_height))
+    lines = np.zeros_like(mask)
+    if mask.shape[1] > length:
+        lines |= ndimage.binary_opening(mask, structure=np.ones((1, length), dtype=bool))
+    if mask.shape[0] > length:
+        lines |= ndimage.binary_opening(mask, structure=np.ones((length, 1), dtype=bool))
+    if not lines.any():
+        return mask
+    # Widen the line by a pixel so that its anti-aliased edge goes too.
+    lines = ndimage.binary_dilation(lines, structure=np.ones((3, 3), dtype=bool)) & mask
+    return mask & ~lines
+
+
+def find_digits(mask: np.ndarray) -> list[DigitRegion]:
+    """Split a page's ink mask into digits, ordered left to right.
+
+    Parameters
+    ----------
+    mask : ndarray of shape (H, W), bool
+        Strokes (True) of one line of handwriting: a number, a ZIP code, a form field.
+
+    Returns
+    -------
+    list of DigitRegion
+        Empty when nothing digit-like is left.
+    """
+    mask = np.asarray(mask, dtype=bool)
+    components = _components(mask)
+    if not components:
+        return []
+    digit_height = float(np.median([c.height for c in components]))
+    cleaned = remove_ruling_lines(mask, digit_height=digit_height)
+    components = [c for c in _components(cleaned) if not _is_frame(c, digit_height)]
+    if not components:
+        return []
+    groups = _merge_strokes(components)
+    groups = _drop_specks(groups)
+    if not groups:
+        return []
+    median_height = float(np.median([g.height for g in groups]))
+    regions: list[DigitRegion] = []
+    for group in groups:
+        regions.extend(_split_touching(group, digit_width=_TYPICAL_ASPECT * max(group.height, median_height)))
+    return sorted(regions, key=lambda r: (r.box[0] + r.box[2]) / 2)
+
+
+def _components(mask: np.ndarray) -> list[DigitRegion]:
+    labels, count = ndimage.label(mask, structure=np.ones((3, 3), dtype=bool))
+    regions = []
+    for index, window in enumerate(ndimage.find_objects(labels), start=1):
+        if window is None:
+            continue
+        rows, cols = window
+        regions.append(
+            DigitRegion(box=(cols.start, rows.start, cols.stop, rows.stop), mask=labels[window] == index)
+        )
+    return regions
+
+
+def _is_frame(region: DigitRegion, digit_height: float) -> bool:
+    # A box drawn around a field: large, hollow.
+    fill = region.mask.mean()
+    return region.height > 1.8 * digit_height and region.width > 1.8 * digit_height and fill < 0.08
+
+
+def _union(a: DigitRegion, b: DigitRegion) -> DigitRegion:
+    left, top = min(a.box[0], b.box[0]), min(a.box[1], b.box[1])
+    right, bottom = max(a.box[2], b.box[2]), max(a.box[3], b.box[3])
+    mask = np.zeros((bottom - top, right - left), dtype=bool)
+    for region in (a, b):
+        l, t, r, btm = region.box
+        mask[t - top : btm - top, l - left : r - left] |= region.mask
+    return DigitRegion(box=(left, top, right, bottom), mask=mask)
+
+
+def _column_overlap(a: DigitRegion, b: DigitRegion) -> float:
+    overlap = min(a.box[2], b.box[2]) - max(a.box[0], b.box[0])
+    return overlap / max(1, min(a.width, b.width))
+
+
+def _merge_strokes(components: list[DigitRegion]) -> list[DigitRegion]:
+    # Strokes of one digit share columns (a 5's bar sits over its body, a 4's two strokes cross);
+    # small pieces (a 7's crossbar dash) join their nearest neighbour when close.
+    groups = sorted(components, key=lambda c: c.box[0])
+    changed = True
+    while changed and len(groups) > 1:
+        changed = False
+        for i in range(len(groups)):
+            for j in range(i + 1, len(groups)):
+                a, b = groups[i], groups[j]
+                if _column_overlap(a, b) >= _MERGE_OVERLAP and not _side_by_side_digits(a, b):
+                    groups[i] = _union(a, b)
+                    del groups[j]
+                    changed = True
+                    break
+            if changed:
+                break
+    heights = np.array([g.height for g in groups], dtype=float)
+    median_height = float(np.median(heights))
+    merged = True
+    while merged and len(groups) > 1:
+        merged = False
+        for i, piece in enumerate(groups):
+            if piece.height >= 0.45 * median_height:
+                continue
+            others = [k for k in range(len(groups)) if k != i]
+            distances = [_gap(piece, groups[k]) for k in others]
+            nearest = others[int(np.argmin(distances))]
+            if min(distances) <= 0.25 * median_height and groups[nearest].height >= 0.45 * median_height:
+                groups[nearest] = _union(groups[nearest], piece)
+                del groups[i]
+                merged = True
+                break
+    return groups
+
+
+def _side_by_side_digits(a: DigitRegion, b: DigitRegion) -> bool:
+    # Two full-height digits that only brush columns (a slanted 1 next to a 7) stay apart.
+    tall = min(a.height, b.height) >= 0.6 * max(a.height, b.height)
+    overlap = min(a.box[2], b.box[2]) - max(a.box[0], b.box[0])
+    return tall and overlap < 0.75 * min(a.width, b.width) and a.height > 0.5 * b.height and b.height > 0.5 * a.height
+
+
+def _gap(a: DigitRegion, b: DigitRegion) -> float:
+    dx = max(0, max(a.box[0], b.box[0]) - min(a.box[2], b.box[2]))
+    dy = max(0, max(a.box[1], b.box[1]) - min(a.box[3], b.box[3]))
+    return float(np.hypot(dx, dy))
+
+
+def _drop_specks(groups: list[DigitRegion]) -> list[DigitRegion]:
+    if not groups:
+        return groups
+    areas = np.array([g.mask.sum() for g in groups], dtype=float)
+    heights = np.array([g.height for g in groups], dtype=float)
+    reference_area = float(np.max(areas))
+    reference_height = float(np.max(heights))
+    return [
+        g
+        for g, area, height in zip(groups, areas, heights)
+        if area >= _SPECK_FRACTION * reference_area and height >= 0.3 * reference_height
+    ]
+
+
+def _split_touching(group: DigitRegion, *, digit_width: float) -> list[DigitRegion]:
+    count = int(round(group.width / max(digit_width, 1.0)))
+    if group.width < _SPLIT_WIDTH_RATIO * digit_width or count < 2:
+        return [group]
+    # Cut where the column ink is thinnest, near each expected boundary.
+    profile = ndimage.uniform_filter1d(group.mask.sum(axis=0).astype(float), size=3)
+    cuts = []
+    for k in range(1, count):
+        centre = k * group.width / count
+        lo = int(max(1, centre - 0.3 * group.width / count))
+        hi = int(min(group.width - 1, centre + 0.3 * group.width / count))
+        cuts.append(lo + int(np.argmin(profile[lo:hi])) if hi > lo else int(centre))
+    pieces = []
+    edges = [0, *cuts, group.width]
+    for start, stop in zip(edges[:-1], edges[1:]):
+        piece = group.mask[:, start:stop]
+        rows = np.flatnonzero(piece.any(axis=1))
+        if len(rows) == 0:
+            continue
+        left, top = group.box[0] + start, group.box[1] + rows[0]
+        pieces.append(
+            DigitRegion(box=(left, top, group.box[0] + stop, group.box[1] + rows[-1] + 1), mask=piece[rows[0] : rows[-1] + 1])
+        )
+    return pieces

@@ -1,0 +1,127 @@
+"""Training one model: hold out a calibration split, augment, fit with scikit-learn-intelex, calibrate.
+
+The returned model is a plain scikit-learn estimator (no scikit-learn-intelex types), ready for
+:func:`digit_core.persistence.save_model`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .augment import augment
+from .calibration import calibrate, calibration_split
+from .data import ExtraSamples, Split
+from .model import PROFILES, Profile, make_pipeline, to_plain_svc
+
+__all__ = ["TrainingResult", "train_model", "STAGES"]
+
+#: The stages of :func:`train_model`, in order, as reported to ``on_stage``.
+STAGES = ("split", "augment", "fit", "calibrate")
+
+
+@dataclass
+class TrainingResult:
+    """A trained, calibrated model and what it took.
+
+    Attributes
+    ----------
+    model : sklearn.calibration.CalibratedClassifierCV
+        ``predict_proba(X)`` on flattened frames ``(n, 784)``.
+    profile : Profile
+    n_fit : int
+        Rows the SVC was fitted on (after augmentation).
+    n_calibration : int
+    n_extra : int
+        Extra labelled drawings included (before augmentation).
+    n_support_vectors : int
+    seconds : dict
+        Wall time of each stage.
+    """
+
+    model: object
+    profile: Profile
+    n_fit: int
+    n_calibration: int
+    n_extra: int
+    n_support_vectors: int
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def train_model(
+    train: Split,
+    *,
+    profile: str | Profile = "compact",
+    extra: ExtraSamples | None = None,
+    random_state: int = 0,
+    n_jobs: int | None = -1,
+    on_stage: Callable[[str, float], None] | None = None,
+) -> TrainingResult:
+    """Train and calibrate a model on MNIST training frames plus optional extra drawings.
+
+    Parameters
+    ----------
+    train : Split
+        Frames ``(n, 28, 28)`` float32 in [0, 1] and labels ``(n,)``.
+    profile : {'compact', 'full'} or Profile
+    extra : ExtraSamples, optional
+        People's labelled drawings; they join the training rows (never the calibration split) and
+        are augmented like MNIST.
+    random_state : int
+    n_jobs : int, optional
+        Workers for augmentation (joblib).
+    on_stage : callable(stage, seconds), optional
+        Called after each stage in :data:`STAGES` with its wall time.
+
+    Returns
+    -------
+    TrainingResult
+    """
+    profile = PROFILES[profile] if isinstance(profile, str) else profile
+    seconds: dict[str, float] = {}
+
+    @contextmanager
+    def stage(name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        yield
+        seconds[name] = time.perf_counter() - start
+        if on_stage is not None:
+            on_stage(name, seconds[name])
+
+    with stage("split"):
+        fit_index, calibration_index = calibration_split(
+            len(train), train.labels, size=profile.calibration_size, random_state=random_state
+        )
+        fit_frames = train.images[fit_index]
+        fit_labels = train.labels[fit_index]
+        n_extra = 0
+        if extra is not None and len(extra.labels):
+            fit_frames = np.concatenate([fit_frames, extra.images.astype(np.float32)])
+            fit_labels = np.concatenate([fit_labels, extra.labels.astype(train.labels.dtype)])
+            n_extra = len(extra.labels)
+    with stage("augment"):
+        fit_frames, fit_labels = augment(
+            fit_frames, fit_labels, profile.augmentation, random_state=random_state, n_jobs=n_jobs
+        )
+    with stage("fit"):
+        pipeline = make_pipeline(profile, accelerated=True)
+        pipeline.fit(fit_frames.reshape(len(fit_frames), -1), fit_labels)
+        pipeline.steps[-1] = ("svc", to_plain_svc(pipeline.steps[-1][1]))
+    with stage("calibrate"):
+        calibration_frames = train.images[calibration_index]
+        model = calibrate(
+            pipeline, calibration_frames.reshape(len(calibration_frames), -1), train.labels[calibration_index]
+        )
+    return TrainingResult(
+        model=model,
+        profile=profile,
+        n_fit=len(fit_labels),
+        n_calibration=len(calibration_index),
+        n_extra=n_extra,
+        n_support_vectors=int(pipeline.named_steps["svc"].support_vectors_.shape[0]),
+        seconds=seconds,
+    )

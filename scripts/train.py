@@ -1,0 +1,147 @@
+"""Train a digit model and write it with its card and evaluation report.
+
+    python scripts/train.py --profile compact --mnist ../shared/mnist --out models/
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tqdm import tqdm  # noqa: E402
+
+from digit_core import config  # noqa: E402
+from digit_core.card import CardFacts, library_versions, make_model_card  # noqa: E402
+from digit_core.data import MNIST_FILES, ExtraSamples, file_md5, load_extra_folder, load_mnist  # noqa: E402
+from digit_core.errors import DigitCoreError  # noqa: E402
+from digit_core.evaluation import evaluate, save_evaluation_pictures  # noqa: E402
+from digit_core.model import PROFILES  # noqa: E402
+from digit_core.persistence import save_model  # noqa: E402
+from digit_core.training import STAGES, train_model  # noqa: E402
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="train.py", description="Train a calibrated SVC digit model on MNIST (plus extra drawings)."
+    )
+    parser.add_argument("--profile", choices=sorted(PROFILES), default="compact", help="training recipe (default: compact)")
+    parser.add_argument("--mnist", type=Path, default=config.DEFAULT_MNIST_DIR, help="folder of the four MNIST IDX files (default: OpenML)")
+    parser.add_argument("--extra", type=Path, action="append", default=[], metavar="DIR", help="folder of labelled drawings (repeatable)")
+    parser.add_argument("--out", type=Path, required=True, help="folder to write model.skops, README.md (card) and evaluation files")
+    parser.add_argument("--limit", type=int, default=None, help="train on the first N MNIST training images only")
+    parser.add_argument("--test-limit", type=int, default=None, help="evaluate on the first N test images only")
+    parser.add_argument("--n-jobs", type=int, default=-1, help="parallel workers for augmentation (default: all cores)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    command = "python scripts/train.py " + shlex.join(sys.argv[1:] if argv is None else argv)
+    try:
+        return _train(args, command)
+    except DigitCoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _train(args: argparse.Namespace, command: str) -> int:
+    started = time.perf_counter()
+    train = load_mnist("train", folder=args.mnist)
+    test = load_mnist("test", folder=args.mnist)
+    if args.limit:
+        train = train.head(args.limit)
+    if args.test_limit:
+        test = test.head(args.test_limit)
+    print(f"MNIST: {len(train)} training and {len(test)} test images ({args.mnist or 'OpenML'})")
+    extra = _load_extras(args.extra)
+
+    bar = tqdm(total=len(STAGES), desc=f"training {args.profile}", unit="stage", file=sys.stderr)
+
+    def on_stage(stage: str, seconds: float) -> None:
+        bar.update(1)
+        bar.set_postfix_str(stage)
+        tqdm.write(f"stage {stage:<10} {seconds:8.1f} s")
+
+    result = train_model(train, profile=args.profile, extra=extra, random_state=args.seed, n_jobs=args.n_jobs, on_stage=on_stage)
+    bar.close()
+
+    start = time.perf_counter()
+    evaluation = evaluate(result.model, test)
+    result.seconds["evaluate"] = time.perf_counter() - start
+    print(f"stage {'evaluate':<10} {result.seconds['evaluate']:8.1f} s")
+    print(evaluation.report())
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    model_path = save_model(result.model, args.out / config.MODEL_FILENAME)
+    data_md5 = {}
+    if args.mnist is not None:
+        for name in (*MNIST_FILES["train"], *MNIST_FILES["test"]):
+            if (args.mnist / name).exists():
+                data_md5[name] = file_md5(args.mnist / name)
+    profile = result.profile
+    facts = CardFacts(
+        profile=profile.name,
+        description=profile.description,
+        accuracy=evaluation.accuracy,
+        ece=evaluation.ece,
+        n_test=evaluation.n,
+        n_fit=result.n_fit,
+        n_calibration=result.n_calibration,
+        n_extra=result.n_extra,
+        n_support_vectors=result.n_support_vectors,
+        C=profile.C,
+        reduce=f"PCA({profile.pca_components})" if profile.pca_components else "all 392 features",
+        command=command,
+        seconds={stage: round(seconds, 1) for stage, seconds in result.seconds.items()},
+        data_md5=data_md5,
+        versions=library_versions(),
+    )
+    make_model_card(facts).save(args.out / "README.md")
+    save_evaluation_pictures(evaluation, test, args.out)
+    report = {**evaluation.summary(), "profile": profile.name, "seconds": facts.seconds, "n_support_vectors": result.n_support_vectors,
+              "model_bytes": model_path.stat().st_size, "extra_counts": extra.counts() if extra else {}}
+    (args.out / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n")
+    total = time.perf_counter() - started
+    print(f"wrote {model_path} ({model_path.stat().st_size / 1e6:.2f} MB), README.md, evaluation.json, "
+          f"confusion_matrix.png, misclassified.png in {args.out}")
+    print(f"total wall time {total:.1f} s")
+    return 0
+
+
+def _load_extras(folders: list[Path]) -> ExtraSamples | None:
+    if not folders:
+        return None
+    import numpy as np
+
+    parts = [load_extra_folder(folder) for folder in folders]
+    images = np.concatenate([p.images for p in parts])
+    labels = np.concatenate([p.labels for p in parts])
+    # Drop exact duplicates across folders too (same frame, same label).
+    keys = {}
+    for index, (frame, label) in enumerate(zip(images, labels)):
+        keys.setdefault((int(label), np.round(frame * 255).astype(np.uint8).tobytes()), index)
+    keep = sorted(keys.values())
+    merged = ExtraSamples(
+        images=images[keep],
+        labels=labels[keep],
+        sources=[s for p in parts for s in p.sources],
+        skipped=[s for p in parts for s in p.skipped],
+        duplicates=sum(p.duplicates for p in parts) + len(labels) - len(keep),
+    )
+    for where, reason in merged.skipped:
+        print(f"skipped {where}: {reason}")
+    counts = ", ".join(f"{digit}: {count}" for digit, count in merged.counts().items())
+    print(f"extra drawings: {len(merged.labels)} added ({counts}); {merged.duplicates} duplicates dropped, "
+          f"{len(merged.skipped)} skipped")
+    return merged
+
+
+if __name__ == "__main__":
+    sys.exit(main())

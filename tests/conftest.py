@@ -1,0 +1,59 @@
+"""Shared fixtures: real MNIST subsets from ../shared/mnist and a small model trained on them."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from digit_core.data import load_mnist_idx
+from digit_core.model import PROFILES
+from digit_core.persistence import load_model
+from digit_core.training import train_model
+
+ROOT = Path(__file__).resolve().parent.parent
+MNIST_DIR = Path(os.environ.get("DIGIT_MNIST_DIR", ROOT.parent / "shared" / "mnist"))
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    if not (MNIST_DIR / "train-images-idx3-ubyte.gz").exists():
+        pytest.fail(f"MNIST IDX files not found in {MNIST_DIR}; set DIGIT_MNIST_DIR to the folder that holds them.")
+    return MNIST_DIR
+
+
+@pytest.fixture(scope="session")
+def mnist_train(mnist_dir):
+    return load_mnist_idx(mnist_dir, "train")
+
+
+@pytest.fixture(scope="session")
+def mnist_test(mnist_dir):
+    return load_mnist_idx(mnist_dir, "test")
+
+
+@pytest.fixture(scope="session")
+def small_profile():
+    """The compact recipe without augmentation and with a small calibration split: trains in seconds."""
+    return replace(PROFILES["compact"], name="compact", augmentation=replace(PROFILES["compact"].augmentation, redrawn=()), calibration_size=500)
+
+
+@pytest.fixture(scope="session")
+def small_model(mnist_train, small_profile):
+    """A model trained on the first 4,000 MNIST training images."""
+    return train_model(mnist_train.head(4000), profile=small_profile, n_jobs=1).model
+
+
+@pytest.fixture(scope="session")
+def starter_model():
+    from digit_core.config import STARTER_MODEL_PATH
+
+    return load_model(STARTER_MODEL_PATH)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)

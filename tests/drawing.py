@@ -1,0 +1,133 @@
+"""Making test images from real MNIST digits: canvas drawings, paper scans and numbers.
+
+Every picture the tests use is made here from ``../shared/mnist`` digits, so that what a test reads
+has a known label.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+from skimage.morphology import skeletonize
+
+
+def hard_strokes(frame: np.ndarray, *, scale: float, brush: float) -> np.ndarray:
+    """An MNIST digit enlarged ``scale`` times as hard strokes ``brush`` pixels wide (bool image).
+
+    The digit's own shape is thresholded and its stroke edges moved in or out until the strokes are
+    ``brush`` wide (signed distance transform), so loops stay loops, as when a person redraws it;
+    when thinning, a pen line along the skeleton keeps every stroke.
+    """
+    size = max(1, int(round(28 * scale)))
+    enlarged = np.asarray(Image.fromarray(np.float32(frame), "F").resize((size, size), Image.Resampling.BILINEAR))
+    shape = np.pad(enlarged > 0.4, int(brush) + 2)
+    width = shape.sum() / max(1, skeletonize(shape).sum())
+    inside = ndimage.distance_transform_edt(shape)
+    outside = ndimage.distance_transform_edt(~shape)
+    signed = np.where(shape, inside, -outside)
+    strokes = signed > (width - brush) / 2.0
+    if brush < width:
+        # Thinning: keep a pen line along the skeleton too, so no stroke vanishes.
+        strokes |= ndimage.distance_transform_edt(~skeletonize(shape)) <= brush / 2.0
+    return strokes
+
+
+def draw_on_canvas(
+    frame: np.ndarray,
+    *,
+    digit_height: int = 300,
+    brush: float = 24.0,
+    centre: tuple[int, int] = (200, 200),
+    canvas: int = 400,
+    background: str = "transparent",
+) -> Image.Image:
+    """An MNIST digit redrawn as hard black strokes, as someone would on the app's sketchpad.
+
+    Parameters
+    ----------
+    frame : (28, 28) float in [0, 1]
+    digit_height : int
+        Height of the digit's 20-pixel box on the canvas, pixels.
+    brush : float
+        Stroke width, pixels.
+    centre : (row, col)
+        Where the centre of the digit's box lands, moved as little as needed to keep it all on the canvas.
+    background : {'transparent', 'white'}
+        RGBA with transparent paper, or white RGB.
+    """
+    ink = hard_strokes(frame, scale=digit_height / 20.0, brush=brush)
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    ink = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    if max(ink.shape) > canvas:
+        raise ValueError(f"a digit {ink.shape} does not fit on a {canvas}x{canvas} canvas")
+    # Centre the ink's box at `centre`, moved just enough to keep every stroke on the canvas.
+    top = int(np.clip(centre[0] - ink.shape[0] // 2, 0, canvas - ink.shape[0]))
+    left = int(np.clip(centre[1] - ink.shape[1] // 2, 0, canvas - ink.shape[1]))
+    full = np.zeros((canvas, canvas), dtype=bool)
+    full[top : top + ink.shape[0], left : left + ink.shape[1]] = ink
+    if background == "transparent":
+        rgba = np.zeros((canvas, canvas, 4), dtype=np.uint8)
+        rgba[..., 3] = full * 255
+        return Image.fromarray(rgba, "RGBA")
+    grey = np.where(full, 0, 255).astype(np.uint8)
+    return Image.fromarray(grey, "L").convert("RGB")
+
+
+def paper_scan(
+    frame: np.ndarray, *, size: int = 120, rng: np.random.Generator, ink: float = 0.15, noise: float = 0.03
+) -> np.ndarray:
+    """An MNIST digit as dark ink on uneven, noisy paper: ``(size, size)`` float in [0, 1]."""
+    digit = np.asarray(Image.fromarray(np.float32(frame), "F").resize((size, size), Image.Resampling.BICUBIC))
+    return _on_paper(np.clip(digit, 0, 1), rng=rng, ink=ink, noise=noise)
+
+
+def _on_paper(coverage: np.ndarray, *, rng: np.random.Generator, ink: float, noise: float) -> np.ndarray:
+    rows, cols = coverage.shape
+    y, x = np.mgrid[0:rows, 0:cols]
+    # Paper tone: a shadow falling across the page, from 0.95 down to about 0.7.
+    angle = rng.uniform(0, 2 * np.pi)
+    ramp = (np.cos(angle) * x / cols + np.sin(angle) * y / rows + 1) / 2
+    paper = 0.95 - 0.25 * ramp
+    page = paper * (1 - coverage) + ink * coverage
+    page = page + rng.normal(0, noise, size=page.shape)
+    return np.clip(page, 0, 1).astype(np.float32)
+
+
+def number_strip(
+    frames: list[np.ndarray], *, rng: np.random.Generator, height: int = 64, ink: float = 0.15, noise: float = 0.03
+) -> np.ndarray:
+    """Several MNIST digits side by side with varying gaps and baselines, on uneven noisy paper.
+
+    Returns ``(H, W)`` float in [0, 1]: dark ink on light paper.
+    """
+    scale = height / 40.0
+    size = int(round(28 * scale))
+    gaps = [int(rng.integers(int(-2 * scale), int(10 * scale))) for _ in frames]
+    width = int(size * len(frames) + sum(max(g, 0) for g in gaps) + 2 * size)
+    coverage = np.zeros((height + size, width), dtype=np.float32)
+    x = size // 2
+    for frame, gap in zip(frames, gaps):
+        digit = np.asarray(Image.fromarray(np.float32(frame), "F").resize((size, size), Image.Resampling.BICUBIC))
+        # Tight box of the digit so that gaps are between strokes, not frames.
+        cols = np.flatnonzero(digit.max(axis=0) > 0.2)
+        digit = digit[:, cols[0] : cols[-1] + 1]
+        y = int(rng.integers(0, height - size // 2)) if height > size // 2 else 0
+        y = min(y, coverage.shape[0] - size)
+        region = coverage[y : y + size, x : x + digit.shape[1]]
+        np.maximum(region, np.clip(digit[:, : region.shape[1]], 0, 1), out=region)
+        x += digit.shape[1] + gap
+    coverage = coverage[:, : x + size // 2]
+    return _on_paper(coverage, rng=rng, ink=ink, noise=noise)
+
+
+def encode(array_or_image, fmt: str = "PNG", **options) -> bytes:
+    """Encode an image (PIL or float array in [0, 1]) to file bytes."""
+    image = array_or_image
+    if not isinstance(image, Image.Image):
+        image = Image.fromarray(np.uint8(np.clip(array_or_image, 0, 1) * 255))
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **options)
+    return buffer.getvalue()
