@@ -15,16 +15,25 @@ from scipy import ndimage
 
 __all__ = ["DigitRegion", "find_digits", "remove_ruling_lines"]
 
-#: Components smaller than this fraction of the median component area are specks (unless merged).
+#: Groups with less ink than this fraction of the largest group, or shorter than 0.3 of it, are specks.
 _SPECK_FRACTION = 0.08
+#: Before merging, marks below 3% of the largest mark's ink and 20% of its extent are dust.
+_DUST_AREA = 0.03
+_DUST_EXTENT = 0.2
 #: A horizontal run this many digit heights long is a ruling line, not a stroke.
 _LINE_LENGTH_IN_HEIGHTS = 2.5
-#: Components whose columns overlap by this fraction of the narrower one belong to one digit.
+#: Components whose columns overlap by this fraction of the narrower one belong to one digit...
 _MERGE_OVERLAP = 0.5
+#: ...unless the shorter is at least this fraction of the taller's height: then they are two digits.
+_SAME_HEIGHT = 0.75
 #: A digit's typical width as a fraction of its height (MNIST digits: median 0.8 in the 20 px box).
 _TYPICAL_ASPECT = 0.8
-#: A component wider than this many typical digit widths is split into touching digits.
+#: A component wider than this many typical digit widths is split into touching digits...
 _SPLIT_WIDTH_RATIO = 1.5
+#: ...where a column holds at most this fraction of the component's median column ink (a thin junction)...
+_SPLIT_VALLEY = 0.55
+#: ...and only when it is nearly as tall as the tallest digit of the line.
+_SPLIT_MIN_HEIGHT = 0.6
 
 
 @dataclass(frozen=True)
@@ -99,13 +108,18 @@ def find_digits(mask: np.ndarray) -> list[DigitRegion]:
     components = [c for c in _components(cleaned) if not _is_frame(c, digit_height)]
     if not components:
         return []
+    components = _drop_dust(components)
     groups = _merge_strokes(components)
     groups = _drop_specks(groups)
     if not groups:
         return []
+    line_height = float(max(g.height for g in groups))
     median_height = float(np.median([g.height for g in groups]))
     regions: list[DigitRegion] = []
     for group in groups:
+        if group.height < _SPLIT_MIN_HEIGHT * line_height:
+            regions.append(group)  # a short mark is never several digits
+            continue
         regions.extend(_split_touching(group, digit_width=_TYPICAL_ASPECT * max(group.height, median_height)))
     return sorted(regions, key=lambda r: (r.box[0] + r.box[2]) / 2)
 
@@ -146,7 +160,8 @@ def _column_overlap(a: DigitRegion, b: DigitRegion) -> float:
 
 def _merge_strokes(components: list[DigitRegion]) -> list[DigitRegion]:
     # Strokes of one digit share columns (a 5's bar sits over its body, a 4's two strokes cross);
-    # small pieces (a 7's crossbar dash) join their nearest neighbour when close.
+    # short pieces (a 5's floating bar, a 7's crossbar dash) join their nearest neighbour when it is
+    # within half a digit's height.
     groups = sorted(components, key=lambda c: c.box[0])
     changed = True
     while changed and len(groups) > 1:
@@ -161,18 +176,17 @@ def _merge_strokes(components: list[DigitRegion]) -> list[DigitRegion]:
                     break
             if changed:
                 break
-    heights = np.array([g.height for g in groups], dtype=float)
-    median_height = float(np.median(heights))
+    line_height = float(max(g.height for g in groups))
     merged = True
     while merged and len(groups) > 1:
         merged = False
         for i, piece in enumerate(groups):
-            if piece.height >= 0.45 * median_height:
+            if piece.height >= 0.5 * line_height:
                 continue
             others = [k for k in range(len(groups)) if k != i]
             distances = [_gap(piece, groups[k]) for k in others]
             nearest = others[int(np.argmin(distances))]
-            if min(distances) <= 0.25 * median_height and groups[nearest].height >= 0.45 * median_height:
+            if min(distances) <= 0.5 * line_height:
                 groups[nearest] = _union(groups[nearest], piece)
                 del groups[i]
                 merged = True
@@ -181,16 +195,23 @@ def _merge_strokes(components: list[DigitRegion]) -> list[DigitRegion]:
 
 
 def _side_by_side_digits(a: DigitRegion, b: DigitRegion) -> bool:
-    # Two full-height digits that only brush columns (a slanted 1 next to a 7) stay apart.
-    tall = min(a.height, b.height) >= 0.6 * max(a.height, b.height)
-    overlap = min(a.box[2], b.box[2]) - max(a.box[0], b.box[0])
-    return tall and overlap < 0.75 * min(a.width, b.width) and a.height > 0.5 * b.height and b.height > 0.5 * a.height
+    # Two marks of about the same height are two digits, even when their columns overlap (a slanted
+    # 1 leaning over an 8); the strokes of one digit rarely match in height (a 5's bar, a 4's corner).
+    return min(a.height, b.height) >= _SAME_HEIGHT * max(a.height, b.height)
 
 
 def _gap(a: DigitRegion, b: DigitRegion) -> float:
     dx = max(0, max(a.box[0], b.box[0]) - min(a.box[2], b.box[2]))
     dy = max(0, max(a.box[1], b.box[1]) - min(a.box[3], b.box[3]))
     return float(np.hypot(dx, dy))
+
+
+def _drop_dust(components: list[DigitRegion]) -> list[DigitRegion]:
+    # Dust before merging, so that a speck never joins a digit and widens it: tiny both in ink and
+    # in extent next to the largest mark. (A 5's bar or a 7's dash is longer than this.)
+    largest = max(components, key=lambda c: c.mask.sum())
+    area, extent = float(largest.mask.sum()), float(max(largest.height, largest.width))
+    return [c for c in components if c.mask.sum() >= _DUST_AREA * area or max(c.height, c.width) >= _DUST_EXTENT * extent]
 
 
 def _drop_specks(groups: list[DigitRegion]) -> list[DigitRegion]:
@@ -211,14 +232,19 @@ def _split_touching(group: DigitRegion, *, digit_width: float) -> list[DigitRegi
     count = int(round(group.width / max(digit_width, 1.0)))
     if group.width < _SPLIT_WIDTH_RATIO * digit_width or count < 2:
         return [group]
-    # Cut where the column ink is thinnest, near each expected boundary.
+    # Cut where the column ink is thinnest, near each expected boundary; no thin junction, no cut.
     profile = ndimage.uniform_filter1d(group.mask.sum(axis=0).astype(float), size=3)
+    typical = float(np.median(profile[profile > 0]))
     cuts = []
     for k in range(1, count):
         centre = k * group.width / count
         lo = int(max(1, centre - 0.3 * group.width / count))
         hi = int(min(group.width - 1, centre + 0.3 * group.width / count))
-        cuts.append(lo + int(np.argmin(profile[lo:hi])) if hi > lo else int(centre))
+        cut = lo + int(np.argmin(profile[lo:hi])) if hi > lo else int(centre)
+        if profile[cut] <= _SPLIT_VALLEY * typical:
+            cuts.append(cut)
+    if not cuts:
+        return [group]
     pieces = []
     edges = [0, *cuts, group.width]
     for start, stop in zip(edges[:-1], edges[1:]):

@@ -99,26 +99,35 @@ def _on_paper(coverage: np.ndarray, *, rng: np.random.Generator, ink: float, noi
 def number_strip(
     frames: list[np.ndarray], *, rng: np.random.Generator, height: int = 64, ink: float = 0.15, noise: float = 0.03
 ) -> np.ndarray:
-    """Several MNIST digits side by side with varying gaps and baselines, on uneven noisy paper.
+    """Several MNIST digits written side by side, on uneven noisy paper.
+
+    Like a number written by hand: each digit's baseline wanders by up to 15% of the digit height and
+    the gaps between strokes vary from 3% to 40% of a digit's height (touching digits are tested apart).
+
+    Parameters
+    ----------
+    height : int
+        The digits' 20 px MNIST box is drawn ``height / 2`` pixels tall; the strip is ``height`` tall.
 
     Returns ``(H, W)`` float in [0, 1]: dark ink on light paper.
     """
     scale = height / 40.0
     size = int(round(28 * scale))
-    gaps = [int(rng.integers(int(-2 * scale), int(10 * scale))) for _ in frames]
-    width = int(size * len(frames) + sum(max(g, 0) for g in gaps) + 2 * size)
+    digit_height = 20 * scale
+    pieces = []
+    for frame in frames:
+        digit = np.asarray(Image.fromarray(np.float32(frame), "F").resize((size, size), Image.Resampling.BICUBIC)).clip(0, 1)
+        cols = np.flatnonzero(digit.max(axis=0) > 0.2)  # tight columns: gaps are between strokes
+        pieces.append(digit[:, cols[0] : cols[-1] + 1])
+    width = sum(p.shape[1] for p in pieces) + int(0.4 * digit_height) * len(pieces) + 2 * size
     coverage = np.zeros((height + size, width), dtype=np.float32)
     x = size // 2
-    for frame, gap in zip(frames, gaps):
-        digit = np.asarray(Image.fromarray(np.float32(frame), "F").resize((size, size), Image.Resampling.BICUBIC))
-        # Tight box of the digit so that gaps are between strokes, not frames.
-        cols = np.flatnonzero(digit.max(axis=0) > 0.2)
-        digit = digit[:, cols[0] : cols[-1] + 1]
-        y = int(rng.integers(0, height - size // 2)) if height > size // 2 else 0
-        y = min(y, coverage.shape[0] - size)
-        region = coverage[y : y + size, x : x + digit.shape[1]]
-        np.maximum(region, np.clip(digit[:, : region.shape[1]], 0, 1), out=region)
-        x += digit.shape[1] + gap
+    top_base = (coverage.shape[0] - size) // 2
+    for piece in pieces:
+        top = top_base + int(rng.integers(-0.15 * digit_height, 0.15 * digit_height + 1))
+        region = coverage[top : top + size, x : x + piece.shape[1]]
+        np.maximum(region, piece[: region.shape[0], : region.shape[1]], out=region)
+        x += piece.shape[1] + int(rng.integers(0.03 * digit_height, 0.4 * digit_height + 1))
     coverage = coverage[:, : x + size // 2]
     return _on_paper(coverage, rng=rng, ink=ink, noise=noise)
 

@@ -1,0 +1,81 @@
+"""The command-line scripts, called in-process through main(argv), on real files."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from digit_core.card import read_card_facts
+from digit_core.persistence import load_model
+from scripts import evaluate, predict, push_to_hub, train
+from tests.conftest import ROOT
+from tests.drawing import draw_on_canvas, encode, number_strip
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, mnist_dir):
+    out = tmp_path_factory.mktemp("trained")
+    status = train.main(["--profile", "compact", "--mnist", str(mnist_dir), "--out", str(out), "--limit", "2000", "--test-limit", "500", "--n-jobs", "1"])
+    assert status == 0
+    return out
+
+
+def test_train_writes_model_card_report_and_pictures(trained, capsys):
+    for name in ("model.skops", "README.md", "evaluation.json", "confusion_matrix.png", "misclassified.png"):
+        assert (trained / name).is_file(), name
+    report = json.loads((trained / "evaluation.json").read_text())
+    assert report["n"] == 500 and report["accuracy"] > 0.9
+    facts = read_card_facts(trained / "README.md")
+    assert facts["command"].startswith("python scripts/train.py --profile compact")
+    assert set(facts["seconds"]) == {"split", "augment", "fit", "calibrate", "evaluate"}
+    assert facts["data_md5"]["train-images-idx3-ubyte.gz"] == "f68b3c2dcbeaaa9fbdd348bbdeb94873"
+    load_model(trained / "model.skops")
+
+
+def test_train_prints_the_wall_time_of_each_stage(mnist_dir, tmp_path, capsys):
+    train.main(["--mnist", str(mnist_dir), "--out", str(tmp_path), "--limit", "600", "--test-limit", "100", "--n-jobs", "1"])
+    out = capsys.readouterr().out
+    for stage in ("split", "augment", "fit", "calibrate", "evaluate"):
+        assert f"stage {stage}" in out
+
+
+def test_train_with_a_missing_mnist_folder_says_so(tmp_path, capsys):
+    assert train.main(["--mnist", str(tmp_path / "nowhere"), "--out", str(tmp_path)]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_evaluate_ends_with_a_json_line(trained, mnist_dir, tmp_path, capsys):
+    assert evaluate.main(["--model", str(trained / "model.skops"), "--mnist", str(mnist_dir), "--limit", "300", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    summary = json.loads(out[-1])
+    assert set(summary) == {"accuracy", "ece", "n"} and summary["n"] == 300
+    assert any(line.startswith("digit  precision  recall") for line in out)
+    assert (tmp_path / "confusion_matrix.png").is_file() and (tmp_path / "misclassified.png").is_file()
+
+
+def test_predict_reads_a_number_a_single_digit_and_reports_a_bad_file(mnist_test, tmp_path, capsys, rng):
+    number = tmp_path / "number.png"
+    number.write_bytes(encode(number_strip([mnist_test.images[i] for i in (1, 2, 3)], rng=rng)))
+    digit = tmp_path / "seven.png"
+    draw_on_canvas(mnist_test.images[0], digit_height=260, brush=20).save(digit)
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n nothing more")
+    status = predict.main(["--json", str(number), str(broken), str(digit)])
+    lines = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    assert status == 1
+    assert lines[0] == {"file": str(number), "digits": "210", "confidence": lines[0]["confidence"]}
+    assert lines[1]["file"] == str(broken) and "corrupt" in lines[1]["error"]
+    assert lines[2]["digits"] == "7"
+    assert predict.main(["--single", "--json", str(digit)]) == 0
+    assert json.loads(capsys.readouterr().out)["digits"] == "7"
+
+
+@pytest.mark.parametrize("script", [train, evaluate, predict, push_to_hub])
+def test_every_script_has_help_and_is_in_the_readme(script, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        script.main(["--help"])
+    assert exit_info.value.code == 0
+    assert "usage:" in capsys.readouterr().out
+    name = script.__name__.split(".")[-1]
+    assert f"scripts/{name}.py" in (ROOT / "README.md").read_text()
