@@ -40,6 +40,19 @@ DISPLAY_SIDE = 1024
 #: Two workers for a 2-core machine: each prediction is CPU-bound and takes a few milliseconds.
 CONCURRENCY = 2
 DRAW_FIRST = "Draw a digit first."
+#: Gradio's sketchpad starts with no tool chosen; pick the brush so people can draw at once.
+SELECT_BRUSH_JS = """
+() => {
+  let tries = 0;
+  const pick = () => {
+    const brush = document.querySelector('#sketchpad button[aria-label="Brush"]');
+    const idle = document.querySelector('#sketchpad')?.innerText.includes('select the draw tool');
+    if (brush && (idle || tries === 0)) brush.click();
+    if (tries++ < 40 && (!brush || idle)) setTimeout(pick, 250);
+  };
+  setTimeout(pick, 300);
+}
+"""
 UPLOAD_FIRST = f"Upload an image first ({ACCEPTED_FORMATS})."
 
 
@@ -269,6 +282,7 @@ def build_app(loaded: LoadedModel, *, flag_dir: str | Path = config.FLAG_DIR, fl
                             image_mode="RGBA",
                             type="numpy",
                             layers=False,
+                            height=560,
                             elem_id="sketchpad",
                         )
                         with gr.Row():
@@ -309,7 +323,10 @@ def build_app(loaded: LoadedModel, *, flag_dir: str | Path = config.FLAG_DIR, fl
         drawing_outputs = [label, frame, message, reading]
         sketch.change(predict_drawing, sketch, drawing_outputs, trigger_mode="always_last", api_visibility="undocumented")
         read_drawing.click(predict_drawing, sketch, drawing_outputs, api_visibility="undocumented")
-        clear.click(lambda: (None, None, None, DRAW_FIRST, None, ""), None, [sketch, *drawing_outputs, flag_status], api_visibility="undocumented")
+        clear.click(
+            lambda: (None, None, None, DRAW_FIRST, None, ""), None, [sketch, *drawing_outputs, flag_status], api_visibility="undocumented"
+        ).then(None, js=SELECT_BRUSH_JS)
+        demo.load(None, js=SELECT_BRUSH_JS)
         upload.change(
             read_upload, upload, [boxes, number, label, frame, message, reading], preprocess=False, api_visibility="undocumented"
         )

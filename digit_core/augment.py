@@ -137,6 +137,9 @@ def _run(kind: str, frames: np.ndarray, options: dict, start: int) -> np.ndarray
 def affine_batch(frames: np.ndarray, matrix: np.ndarray, *, shift: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
     """Apply one affine map about the frame centre to every frame (bilinear, zero outside).
 
+    The same map for every frame is one linear map on the flattened pixels: a sparse matrix with four
+    bilinear weights per output pixel, applied to the whole batch in a single product.
+
     Parameters
     ----------
     frames : ndarray of shape (n, rows, cols)
@@ -150,15 +153,32 @@ def affine_batch(frames: np.ndarray, matrix: np.ndarray, *, shift: tuple[float, 
     ndarray of shape (n, rows, cols), float32
     """
     n, rows, cols = frames.shape
+    operator = _affine_operator(rows, cols, np.asarray(matrix, dtype=np.float64), tuple(shift))
+    flat = np.asarray(frames, dtype=np.float32).reshape(n, rows * cols)
+    return np.asarray(operator @ flat.T).T.reshape(n, rows, cols).astype(np.float32, copy=False)
+
+
+def _affine_operator(rows: int, cols: int, matrix: np.ndarray, shift: tuple[float, float]):
+    from scipy import sparse
+
     centre = np.array([(rows - 1) / 2, (cols - 1) / 2])
     out_r, out_c = np.mgrid[0:rows, 0:cols].astype(np.float64)
     offsets = np.stack([out_r - centre[0] - shift[0], out_c - centre[1] - shift[1]])
-    sample = np.tensordot(np.asarray(matrix, dtype=np.float64), offsets, axes=1) + centre[:, None, None]
-    coords = np.empty((3, n, rows, cols))
-    coords[0] = np.arange(n)[:, None, None]
-    coords[1] = sample[0]
-    coords[2] = sample[1]
-    return ndimage.map_coordinates(frames, coords, order=1, mode="constant", cval=0.0).astype(np.float32)
+    sample_r, sample_c = np.tensordot(matrix, offsets, axes=1) + centre[:, None, None]
+    r0, c0 = np.floor(sample_r), np.floor(sample_c)
+    fr, fc = sample_r - r0, sample_c - c0
+    output = np.arange(rows * cols)
+    entries_out, entries_in, weights = [], [], []
+    for dr, dc, weight in ((0, 0, (1 - fr) * (1 - fc)), (0, 1, (1 - fr) * fc), (1, 0, fr * (1 - fc)), (1, 1, fr * fc)):
+        r, c = (r0 + dr).astype(np.intp).ravel(), (c0 + dc).astype(np.intp).ravel()
+        inside = (r >= 0) & (r < rows) & (c >= 0) & (c < cols) & (weight.ravel() > 0)
+        entries_out.append(output[inside])
+        entries_in.append(r[inside] * cols + c[inside])
+        weights.append(weight.ravel()[inside])
+    return sparse.csr_matrix(
+        (np.concatenate(weights).astype(np.float32), (np.concatenate(entries_out), np.concatenate(entries_in))),
+        shape=(rows * cols, rows * cols),
+    )
 
 
 def elastic_batch(frames: np.ndarray, *, alpha: float, sigma: float, rng: np.random.Generator) -> np.ndarray:

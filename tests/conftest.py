@@ -57,3 +57,19 @@ def starter_model():
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory):
+    """The real app on 127.0.0.1 (a free port), serving the starter model; yields (url, flag folder)."""
+    import app as digit_app
+    from digit_core.hub import resolve_model
+
+    flag_dir = tmp_path_factory.mktemp("flags")
+    demo = digit_app.build_app(resolve_model(model_path=None, repo_id=None), flag_dir=flag_dir)
+    demo.queue(default_concurrency_limit=digit_app.CONCURRENCY, max_size=256)
+    _, url, _ = demo.launch(
+        server_name="127.0.0.1", prevent_thread_lock=True, quiet=True, max_file_size=digit_app.config.MAX_UPLOAD_BYTES
+    )
+    yield url, flag_dir
+    demo.close()

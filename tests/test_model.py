@@ -23,7 +23,7 @@ def test_pipeline_has_named_steps_and_every_setting_is_reachable():
 def test_full_profile_keeps_all_features():
     pipeline = make_pipeline("full")
     assert pipeline.named_steps["reduce"].func is None
-    assert PROFILES["full"].augmentation.copies == 11
+    assert PROFILES["full"].augmentation.copies == 14
 
 
 def test_unknown_profile_is_named():

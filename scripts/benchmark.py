@@ -1,0 +1,274 @@
+"""Measure speed and memory; print the figures as JSON.
+
+    python scripts/benchmark.py --mnist ../shared/mnist            # model, preprocessing, scans
+    python scripts/benchmark.py --mnist ../shared/mnist --app      # also the app under load
+
+Figures: single-image latency (framing + model) p50/p99 over 1,000 test images, batch throughput
+on 10,000, model load time, peak memory; the seed notebook's per-image loops for deskew +
+augmentation + HOG against ours on the same 60,000 training images; reading a 12 MP photo; and with
+--app, 20 concurrent clients x 25 requests against the real server on 127.0.0.1 and its cold start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np  # noqa: E402
+from scipy import ndimage  # noqa: E402
+
+from digit_core import config  # noqa: E402
+from digit_core.augment import AugmentationPlan, augment  # noqa: E402
+from digit_core.data import load_mnist  # noqa: E402
+from digit_core.features import hog_batch  # noqa: E402
+from digit_core.framing import deskew, to_mnist_frame  # noqa: E402
+from digit_core.inference import predict_proba  # noqa: E402
+from digit_core.persistence import load_model  # noqa: E402
+from digit_core.reading import read_digits  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: The seed notebook's augmentation: 4 one-pixel shifts, 4 rotations, 2 zooms (x11 rows).
+SEED_PLAN = AugmentationPlan(
+    shifts=((0, 1), (0, -1), (1, 0), (-1, 0)), rotations=(-8.0, -4.0, 4.0, 8.0), zooms=(0.9, 1.1)
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="benchmark.py", description="Measure latency, throughput, memory and preprocessing speed.")
+    parser.add_argument("--model", type=Path, default=config.STARTER_MODEL_PATH, help="model file (default: the starter model)")
+    parser.add_argument("--mnist", type=Path, default=config.DEFAULT_MNIST_DIR, help="folder of the MNIST IDX files (default: OpenML)")
+    parser.add_argument("--single", type=int, default=1000, help="images for single-image latency (default 1000)")
+    parser.add_argument("--batch", type=int, default=10_000, help="images for batch throughput (default 10000)")
+    parser.add_argument("--train", type=int, default=60_000, help="training images for the preprocessing comparison (default 60000)")
+    parser.add_argument("--app", action="store_true", help="also benchmark the app: cold start and concurrent clients")
+    parser.add_argument("--clients", type=int, default=20, help="concurrent clients with --app (default 20)")
+    parser.add_argument("--requests", type=int, default=25, help="requests per client with --app (default 25)")
+    return parser
+
+
+def _percentiles(seconds: list[float]) -> dict[str, float]:
+    ms = np.asarray(seconds) * 1000
+    return {"p50_ms": round(float(np.percentile(ms, 50)), 2), "p99_ms": round(float(np.percentile(ms, 99)), 2)}
+
+
+def single_image_latency(model, images: np.ndarray) -> dict:
+    """Framing + model, one image at a time, as the app serves a request."""
+    for image in images[:20]:  # warm caches
+        predict_proba(model, to_mnist_frame(image)[None])
+    seconds = []
+    for image in images:
+        start = time.perf_counter()
+        predict_proba(model, to_mnist_frame(image)[None])
+        seconds.append(time.perf_counter() - start)
+    return {"n": len(images), **_percentiles(seconds)}
+
+
+def canvas_latency(model, images: np.ndarray) -> dict:
+    """The same on 400x400 canvas drawings (what the Draw tab sends)."""
+    canvases = []
+    for image in images:
+        canvas = np.zeros((400, 400), dtype=np.float32)
+        big = np.kron(image, np.ones((10, 10), dtype=np.float32))
+        canvas[60:340, 60:340] = big
+        canvases.append(1.0 - canvas)
+    seconds = []
+    for canvas in canvases:
+        start = time.perf_counter()
+        predict_proba(model, to_mnist_frame(canvas)[None])
+        seconds.append(time.perf_counter() - start)
+    return {"n": len(canvases), **_percentiles(seconds)}
+
+
+def batch_throughput(model, frames: np.ndarray) -> dict:
+    start = time.perf_counter()
+    predict_proba(model, frames)
+    seconds = time.perf_counter() - start
+    return {"n": len(frames), "seconds": round(seconds, 2), "images_per_second": round(len(frames) / seconds)}
+
+
+# --- the seed notebook's procedure, per image, as the baseline ------------------------------------
+
+
+def _seed_deskew(image: np.ndarray) -> np.ndarray:
+    img = image.reshape(28, 28)
+    y, x = np.mgrid[:28, :28]
+    mu = ndimage.center_of_mass(img)
+    if np.isnan(mu).any():
+        return img.flatten()
+    mu11 = np.sum((x - mu[1]) * (y - mu[0]) * img)
+    mu02 = np.sum((y - mu[0]) ** 2 * img)
+    if abs(mu02) < 1e-2:
+        return img.flatten()
+    matrix = np.array([[1, 0], [mu11 / mu02, 1]])
+    center = np.array([14, 14])
+    offset = center - np.dot(matrix, center)
+    return ndimage.affine_transform(img, matrix, offset=offset, order=1, mode="constant", cval=0).flatten()
+
+
+def _seed_zoom(image: np.ndarray, factor: float) -> np.ndarray:
+    rescaled = ndimage.zoom(image.reshape(28, 28), factor)
+    if factor > 1.0:
+        start = int((rescaled.shape[0] - 28) / 2)
+        final = rescaled[start : start + 28, start : start + 28]
+    else:
+        pad = int((28 - rescaled.shape[0]) / 2)
+        final = np.pad(rescaled, ((pad, 28 - rescaled.shape[0] - pad), (pad, 28 - rescaled.shape[1] - pad)))
+    return final.flatten()
+
+
+def seed_preprocessing(images: np.ndarray) -> float:
+    """Seconds for the seed's per-image loops: deskew, x11 augmentation, skimage HOG of every row."""
+    from skimage.feature import hog
+
+    start = time.perf_counter()
+    flat = images.reshape(len(images), -1)
+    deskewed = np.array([_seed_deskew(image) for image in flat])
+    rows = list(deskewed)
+    for dx, dy in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+        rows.extend(ndimage.shift(image.reshape(28, 28), [dy, dx], cval=0, mode="constant").flatten() for image in deskewed)
+    for angle in (-8, -4, 4, 8):
+        rows.extend(ndimage.rotate(image.reshape(28, 28), angle, reshape=False, cval=0, mode="constant").flatten() for image in deskewed)
+    for factor in (0.9, 1.1):
+        rows.extend(_seed_zoom(image, factor) for image in deskewed)
+    augmented = np.array(rows)
+    np.array([hog(row.reshape(28, 28), orientations=9, pixels_per_cell=(8, 8), cells_per_block=(2, 2)) for row in augmented])
+    return time.perf_counter() - start
+
+
+def our_preprocessing(images: np.ndarray) -> float:
+    """Seconds for the same work, batched: deskew, x11 augmentation, batch HOG, in parallel."""
+    from joblib import Parallel, delayed
+
+    start = time.perf_counter()
+    chunks = np.array_split(images, 8)
+    deskewed = np.concatenate(Parallel(n_jobs=-1)(delayed(deskew)(chunk) for chunk in chunks))
+    augmented, _ = augment(deskewed, np.zeros(len(deskewed)), SEED_PLAN, n_jobs=-1)
+    Parallel(n_jobs=-1)(delayed(hog_batch)(chunk) for chunk in np.array_split(augmented, 16))
+    return time.perf_counter() - start
+
+
+def preprocessing_comparison(images: np.ndarray) -> dict:
+    ours = our_preprocessing(images)
+    seed = seed_preprocessing(images)
+    return {"n_images": len(images), "rows_after_augmentation": len(images) * SEED_PLAN.copies,
+            "seed_seconds": round(seed, 1), "ours_seconds": round(ours, 1), "speedup": round(seed / ours, 1)}
+
+
+def photo_reading(model, images: np.ndarray) -> dict:
+    """Reading a 12 MP photo of a page with a handwritten number."""
+    rng = np.random.default_rng(0)
+    page = np.full((3000, 4000), 0.9, dtype=np.float32)
+    page += np.linspace(0, -0.2, 4000)[None, :]  # a shadow across the page
+    for k, image in enumerate(images[:5]):
+        digit = np.kron(image, np.ones((12, 12), dtype=np.float32))
+        top, left = 1300 + int(rng.integers(-30, 30)), 1200 + k * 330
+        page[top : top + 336, left : left + 336] -= 0.75 * digit
+    page = np.clip(page + rng.normal(0, 0.02, page.shape).astype(np.float32), 0, 1)
+    read_digits(model, page[1300:1700, 1200:1600])  # warm up
+    start = time.perf_counter()
+    reading = read_digits(model, page)
+    seconds = time.perf_counter() - start
+    return {"megapixels": 12.0, "seconds": round(seconds, 3), "digits": reading.text}
+
+
+# --- the app under load ------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def app_benchmark(sample: Path, *, clients: int, requests: int) -> dict:
+    from gradio_client import Client, handle_file
+
+    port = _free_port()
+    environment = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
+                   "DIGIT_FLAG_DIR": tempfile.mkdtemp(prefix="bench-flags-")}
+    url = f"http://127.0.0.1:{port}/"
+    started = time.perf_counter()
+    server = subprocess.Popen([sys.executable, str(ROOT / "app.py")], env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        client = None
+        while time.perf_counter() - started < 120:
+            try:
+                client = Client(url, verbose=False)
+                client.predict(handle_file(str(sample)), api_name="/predict")
+                break
+            except Exception:
+                time.sleep(0.05)
+        cold_start = time.perf_counter() - started
+        if client is None:
+            raise RuntimeError("the app did not answer within 120 s")
+        pool_clients = [Client(url, verbose=False) for _ in range(clients)]
+        round_trips: list[float] = []
+        errors = 0
+
+        def run(index: int) -> tuple[list[float], int]:
+            times, failed = [], 0
+            for _ in range(requests):
+                start = time.perf_counter()
+                try:
+                    pool_clients[index].predict(handle_file(str(sample)), api_name="/predict")
+                    times.append(time.perf_counter() - start)
+                except Exception:
+                    failed += 1
+            return times, failed
+
+        load_start = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=clients) as pool:
+            for times, failed in pool.map(run, range(clients)):
+                round_trips.extend(times)
+                errors += failed
+        wall = time.perf_counter() - load_start
+        return {"cold_start_seconds": round(cold_start, 2), "clients": clients, "requests_each": requests,
+                "errors": errors, **_percentiles(round_trips), "requests_per_second": round(len(round_trips) / wall, 1)}
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    start = time.perf_counter()
+    model = load_model(args.model)
+    load_seconds = time.perf_counter() - start
+    test = load_mnist("test", folder=args.mnist)
+    train = load_mnist("train", folder=args.mnist)
+    raw_test = np.round(test.images * 255).astype(np.uint8)  # as image files hold them
+    results = {
+        "model": str(args.model),
+        "model_megabytes": round(args.model.stat().st_size / 1e6, 2),
+        "model_load_seconds": round(load_seconds, 3),
+        "single_image_latency": single_image_latency(model, raw_test[: args.single]),
+        "canvas_400px_latency": canvas_latency(model, test.images[: min(args.single, 300)]),
+        "batch_throughput": batch_throughput(model, test.images[: args.batch]),
+        "photo_12mp": photo_reading(model, test.images),
+        "preprocessing_vs_seed": preprocessing_comparison(train.images[: args.train]),
+    }
+    if args.app:
+        from PIL import Image
+
+        sample = Path(tempfile.mkdtemp()) / "seven.png"
+        Image.fromarray(255 - raw_test[0]).resize((280, 280)).save(sample)
+        results["app"] = app_benchmark(sample, clients=args.clients, requests=args.requests)
+    results["peak_memory_megabytes"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    print(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""The pages in a real browser: Debian's chromium, headless, driven by Playwright."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from tests.drawing import encode, number_strip
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def page(app_server):
+    url, _ = app_server
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 1100})
+        page.goto(url)
+        page.wait_for_selector("#sketchpad canvas", timeout=60_000)
+        yield page
+        browser.close()
+
+
+def _top_label(page) -> str:
+    return page.locator("#label").inner_text()
+
+
+def draw_seven(page) -> None:
+    """Two mouse strokes, as a person draws a 7: a bar, then a slanted stem."""
+    expect(page.locator("#sketchpad")).not_to_contain_text("select the draw tool", timeout=15_000)
+    box = page.locator("#sketchpad canvas").first.bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    mouse = page.mouse
+    mouse.move(cx - 70, cy - 110)
+    mouse.down()
+    for step in range(1, 13):
+        mouse.move(cx - 70 + 12 * step, cy - 110, steps=2)
+    mouse.up()
+    mouse.move(cx + 74, cy - 108)
+    mouse.down()
+    for step in range(1, 18):
+        mouse.move(cx + 74 - 6 * step, cy - 108 + 13 * step, steps=2)
+    mouse.up()
+
+
+def test_drawing_a_seven_with_the_mouse_shows_7_on_top(page, tmp_path):
+    draw_seven(page)
+    expect(page.locator("#label")).to_contain_text(re.compile(r"^\s*Top 3\s*7", re.M), timeout=20_000)
+    expect(page.locator("#message")).to_contain_text("7")
+    page.screenshot(path=str(tmp_path / "drawn.png"))
+
+
+def test_clearing_the_canvas_leaves_no_stale_answer(page):
+    page.locator("#clear").click()
+    expect(page.locator("#message")).to_contain_text("Draw a digit first", timeout=10_000)
+    expect(page.locator("#label")).not_to_contain_text("%")
+    expect(page.locator("#sketchpad")).not_to_contain_text("select the draw tool", timeout=15_000)
+
+
+def test_flagging_a_drawing_saves_it_and_readies_the_canvas(page, app_server):
+    from digit_core.flagging import read_flags
+
+    _, flag_dir = app_server
+    before = {sample.id for sample in read_flags(flag_dir)}
+    draw_seven(page)
+    page.locator("#read-drawing").click()  # the button reads the drawing too
+    expect(page.locator("#message")).to_contain_text("7", timeout=20_000)
+    page.locator("#correct-digit").get_by_text("1", exact=True).click()
+    page.locator("#flag-wrong").click()
+    expect(page.locator("#flag-status")).to_contain_text("Saved, thank you.", timeout=10_000)
+    expect(page.locator("#message")).to_contain_text("Draw a digit first")
+    new = [sample for sample in read_flags(flag_dir) if sample.id not in before]
+    assert [(s.label, s.metadata["source"], s.metadata["verdict"]) for s in new] == [(1, "draw", "wrong")]
+
+
+def test_uploading_a_scanned_number_shows_the_number(page, mnist_test, tmp_path):
+    scan = tmp_path / "number.png"
+    scan.write_bytes(encode(number_strip([mnist_test.images[i] for i in (1, 2, 3, 4)], rng=np.random.default_rng(0), height=90)))
+    page.get_by_role("tab", name="Upload").click()
+    page.locator("#upload input[type=file]").set_input_files(str(scan))
+    expect(page.locator("#number textarea")).to_have_value("2104", timeout=20_000)
+    expect(page.locator("#message")).to_contain_text("2104")
