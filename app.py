@@ -227,17 +227,26 @@ def build_app(loaded: LoadedModel, *, flag_dir: str | Path = config.FLAG_DIR, fl
         )
 
     def flag(label, reading, verdict):
+        """Outputs: sketch, status, right-digit choice, label, frame, message, reading state.
+
+        Only a saved sample resets the page for the next digit; otherwise everything stays as it was.
+        """
+        keep = (gr.update(),) * 5
+
+        def unchanged(status):
+            return (gr.update(), status, *keep)
+
         if not reading:
-            return gr.update(), "Read a digit first, then say whether it was right."
+            return unchanged("Read a digit first, then say whether it was right.")
         if verdict == "correct":
             label = reading["digit"]
         elif label in (None, ""):
-            return gr.update(), "Pick the right digit (0-9) first, then press **Flag as wrong**."
+            return unchanged("Pick the right digit (0-9) first, then press **Flag as wrong**.")
         try:
             count = flagger.flag([reading["image"], label, reading], verdict)
         except DigitCoreError as exc:
-            return gr.update(), f"Not saved: {exc}"
-        return None, f"Saved, thank you. {count} drawings collected."
+            return unchanged(f"Not saved: {exc}")
+        return None, f"Saved, thank you. {count} drawings collected.", None, None, None, DRAW_FIRST, None
 
     # API endpoints take a file and do their own safe decoding, so bad files get our messages.
     def api_predict(file_path: str) -> dict[str, float]:
@@ -321,21 +330,24 @@ def build_app(loaded: LoadedModel, *, flag_dir: str | Path = config.FLAG_DIR, fl
                 gr.Image(str(loaded.confusion_matrix), label="Confusion matrix on the MNIST test set", interactive=False)
 
         drawing_outputs = [label, frame, message, reading]
-        sketch.change(predict_drawing, sketch, drawing_outputs, trigger_mode="always_last", api_visibility="undocumented")
-        read_drawing.click(predict_drawing, sketch, drawing_outputs, api_visibility="undocumented")
+        # Events that read or reset the canvas run one at a time, in the order they arrive: run
+        # side by side, a change sent before "Clear" or "Read it" could finish after it and put a
+        # stale answer back. One worker reads about 100 drawings a second.
+        in_order = dict(concurrency_id="canvas", concurrency_limit=1, api_visibility="undocumented")
+        sketch.change(predict_drawing, sketch, drawing_outputs, trigger_mode="always_last", **in_order)
+        read_drawing.click(predict_drawing, sketch, drawing_outputs, **in_order)
         clear.click(
-            lambda: (None, None, None, DRAW_FIRST, None, ""), None, [sketch, *drawing_outputs, flag_status], api_visibility="undocumented"
+            lambda: (None, None, None, DRAW_FIRST, None, ""), None, [sketch, *drawing_outputs, flag_status], **in_order
         ).then(None, js=SELECT_BRUSH_JS)
         demo.load(None, js=SELECT_BRUSH_JS)
         upload.change(
             read_upload, upload, [boxes, number, label, frame, message, reading], preprocess=False, api_visibility="undocumented"
         )
-        flag_wrong.click(
-            lambda digit, state: flag(digit, state, "wrong"), [correct_digit, reading], [sketch, flag_status], api_visibility="undocumented"
-        ).success(lambda: (None, None, None, DRAW_FIRST, None), None, [correct_digit, label, frame, message, reading], api_visibility="undocumented")
-        flag_right.click(
-            lambda digit, state: flag(digit, state, "correct"), [correct_digit, reading], [sketch, flag_status], api_visibility="undocumented"
-        ).success(lambda: (None, None, None, DRAW_FIRST, None), None, [correct_digit, label, frame, message, reading], api_visibility="undocumented")
+        flag_outputs = [sketch, flag_status, correct_digit, label, frame, message, reading]
+        for button, verdict in ((flag_wrong, "wrong"), (flag_right, "correct")):
+            button.click(
+                lambda digit, state, verdict=verdict: flag(digit, state, verdict), [correct_digit, reading], flag_outputs, **in_order
+            )
 
         with gr.Row(visible=False):
             api_file = gr.File(type="filepath")

@@ -72,6 +72,9 @@ def test_flagging_a_drawing_saves_it_and_readies_the_canvas(page, app_server):
     draw_seven(page)
     page.locator("#read-drawing").click()  # the button reads the drawing too
     expect(page.locator("#message")).to_contain_text("7", timeout=20_000)
+    page.locator("#flag-wrong").click()  # no digit picked yet: asked for one, the reading kept
+    expect(page.locator("#flag-status")).to_contain_text("Pick the right digit", timeout=10_000)
+    expect(page.locator("#message")).to_contain_text("7")
     page.locator("#correct-digit").get_by_text("1", exact=True).click()
     page.locator("#flag-wrong").click()
     expect(page.locator("#flag-status")).to_contain_text("Saved, thank you.", timeout=10_000)

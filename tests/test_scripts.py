@@ -8,7 +8,7 @@ import pytest
 
 from digit_core.card import read_card_facts
 from digit_core.persistence import load_model
-from scripts import evaluate, predict, push_to_hub, train
+from scripts import benchmark, evaluate, flags, predict, push_to_hub, train
 from tests.conftest import ROOT
 from tests.drawing import draw_on_canvas, encode, number_strip
 
@@ -71,7 +71,7 @@ def test_predict_reads_a_number_a_single_digit_and_reports_a_bad_file(mnist_test
     assert json.loads(capsys.readouterr().out)["digits"] == "7"
 
 
-@pytest.mark.parametrize("script", [train, evaluate, predict, push_to_hub])
+@pytest.mark.parametrize("script", [train, evaluate, predict, push_to_hub, flags, benchmark])
 def test_every_script_has_help_and_is_in_the_readme(script, capsys):
     with pytest.raises(SystemExit) as exit_info:
         script.main(["--help"])
@@ -79,3 +79,17 @@ def test_every_script_has_help_and_is_in_the_readme(script, capsys):
     assert "usage:" in capsys.readouterr().out
     name = script.__name__.split(".")[-1]
     assert f"scripts/{name}.py" in (ROOT / "README.md").read_text()
+
+
+def test_benchmark_prints_every_figure_as_json(mnist_dir, capsys):
+    from scripts import benchmark
+
+    argv = ["--mnist", str(mnist_dir), "--single", "30", "--batch", "200", "--train", "200", "--app", "--clients", "2", "--requests", "2"]
+    assert benchmark.main(argv) == 0
+    figures = json.loads(capsys.readouterr().out)
+    assert {"p50_ms", "p99_ms"} <= set(figures["single_image_latency"]) and figures["single_image_latency"]["n"] == 30
+    assert figures["batch_throughput"]["n"] == 200 and figures["model_load_seconds"] > 0
+    assert figures["photo_12mp"]["digits"] == "72104"
+    assert figures["preprocessing_vs_seed"]["rows_after_augmentation"] == 200 * 11
+    assert figures["app"]["errors"] == 0 and figures["app"]["cold_start_seconds"] > 0
+    assert figures["peak_memory_megabytes"] > 0
