@@ -16,7 +16,7 @@ from .calibration import expected_calibration_error
 from .data import Split
 from .inference import predict_proba
 
-__all__ = ["Evaluation", "evaluate", "confusion_matrix_image", "gallery_image"]
+__all__ = ["Evaluation", "evaluate", "confusion_matrix_image", "gallery_image", "save_evaluation_pictures"]
 
 
 @dataclass
@@ -159,5 +159,3 @@ def save_evaluation_pictures(evaluation: Evaluation, split: Split, folder: str |
     gallery_image(split.images[wrong], evaluation.labels[wrong], evaluation.predictions[wrong]).save(gallery_path)
     return confusion_path, gallery_path
 
-
-__all__.append("save_evaluation_pictures")

@@ -43,12 +43,12 @@ class RecordingHfApi:
         files = {}
         for operation in operations:
             source = operation.path_or_fileobj
-            if isinstance(source, (str, bytes)) and not isinstance(source, bytes):
+            if isinstance(source, bytes):
+                files[operation.path_in_repo] = source
+            elif isinstance(source, str):
                 with open(source, "rb") as handle:
                     files[operation.path_in_repo] = handle.read()
-            elif isinstance(source, bytes):
-                files[operation.path_in_repo] = source
-            else:
+            else:  # a file object, as CommitScheduler passes
                 source.seek(0)
                 files[operation.path_in_repo] = source.read()
         self.commits.append({"repo_id": repo_id, "repo_type": repo_type, "message": commit_message, "files": files})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from scipy import ndimage
 
 from digit_core.augment import AugmentationPlan, affine_batch, augment, elastic_batch, redraw_batch
@@ -22,7 +23,7 @@ def test_a_one_pixel_shift_moves_the_centre_of_mass_by_one_pixel(mnist_test):
     frames = mnist_test.images[:5]
     shifted = affine_batch(frames, np.eye(2), shift=(1, 0))
     for before, after in zip(frames, shifted):
-        assert np.subtract(ndimage.center_of_mass(after), ndimage.center_of_mass(before)) == __import__("pytest").approx((1, 0), abs=0.05)
+        assert np.subtract(ndimage.center_of_mass(after), ndimage.center_of_mass(before)) == pytest.approx((1, 0), abs=0.05)
 
 
 def test_parallel_augmentation_equals_serial(mnist_test):

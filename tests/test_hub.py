@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -31,8 +32,6 @@ def fill_hub_cache(cache: Path, *, repo: str = REPO, commit: str = COMMIT, files
     snapshot = root / "snapshots" / commit
     snapshot.mkdir(parents=True)
     for name, source in files.items():
-        import hashlib
-
         blob = hashlib.sha256(source.read_bytes()).hexdigest()
         shutil.copyfile(source, root / "blobs" / blob)
         (snapshot / name).symlink_to(Path("..") / ".." / "blobs" / blob)

@@ -78,7 +78,6 @@ def test_strokes_of_one_digit_that_do_not_touch_are_merged(starter_model, mnist_
 
 
 def test_touching_digits_are_split(starter_model, mnist_test):
-    rng = np.random.default_rng(3)
     indices = [0, 3, 2]  # 7 0 1
     frames = [mnist_test.images[i] for i in indices]
     height = 80
