@@ -216,6 +216,7 @@ def build_app(loaded: LoadedModel, *, flag_dir: str | Path = config.FLAG_DIR, fl
             message = f"Read **{reading.text}** ({reading.confidence:.0%} sure of the whole number)."
             if unsure:
                 message += f" Not sure about digit {', '.join(unsure)}."
+            message += " To flag a wrong digit, draw or upload it on its own."
             state = None
         return (
             (shown, annotations(reading, scale)),

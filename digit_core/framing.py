@@ -211,7 +211,9 @@ def frame_from_ink(ink: np.ndarray, mask: np.ndarray | None = None, *, redraw: b
     frame_width = _stroke_width_in_frame(ink)
     out_of_range = not _STROKE_WIDTH_RANGE[0] <= frame_width <= _STROKE_WIDTH_RANGE[1]
     if redraw or (redraw is None and out_of_range):
-        width = estimate_stroke_width(mask)
+        # Widths in source pixels, from the one robust measurement (a stroke too thin to survive
+        # at 60 px counts as half a frame pixel).
+        width = max(frame_width, 0.5) / scale
         target = MNIST_STROKE_WIDTH / scale
         ink = _restroke(mask, change=(target - width) / 2.0, pen_width=target)
         ink, mask = _crop(ink, ink > 0.5)
