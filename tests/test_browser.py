@@ -17,15 +17,22 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-c
 
 
 @pytest.fixture(scope="module")
-def page(app_server):
-    url, _ = app_server
+def browser():
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 1100})
-        page.goto(url)
-        page.wait_for_selector("#sketchpad canvas", timeout=60_000)
-        yield page
+        yield browser
         browser.close()
+
+
+@pytest.fixture
+def page(browser, app_server):
+    """A fresh page for each test, as a new visitor sees it."""
+    url, _ = app_server
+    page = browser.new_page(viewport={"width": 1280, "height": 1100})
+    page.goto(url)
+    page.wait_for_selector("#sketchpad canvas", timeout=60_000)
+    yield page
+    page.close()
 
 
 def _top_label(page) -> str:
@@ -58,6 +65,8 @@ def test_drawing_a_seven_with_the_mouse_shows_7_on_top(page, tmp_path):
 
 
 def test_clearing_the_canvas_leaves_no_stale_answer(page):
+    draw_seven(page)
+    expect(page.locator("#message")).to_contain_text("7", timeout=20_000)
     page.locator("#clear").click()
     expect(page.locator("#message")).to_contain_text("Draw a digit first", timeout=10_000)
     expect(page.locator("#label")).not_to_contain_text("%")
