@@ -1,7 +1,7 @@
 """Training-set augmentation: shifted, rotated, zoomed, elastically distorted and re-inked copies.
 
-Every transform works on a whole batch of frames at once (one ``map_coordinates`` call per chunk)
-and chunks run in parallel with joblib.
+Every transform works on a whole batch of frames at once (affine maps as one sparse matrix product,
+elastic distortion as one ``map_coordinates`` call per chunk) and chunks run in parallel with joblib.
 """
 
 from __future__ import annotations

@@ -342,7 +342,7 @@ def deskew(frames: np.ndarray) -> np.ndarray:
     if frames.ndim != 3:
         raise InvalidImageError(f"deskew expects a batch of shape (n_images, rows, cols); got {frames.shape}.")
     out = np.empty_like(frames)
-    # Chunks keep the float64 sampling grid (3 coordinates a pixel) small for large training sets.
+    # Chunks keep the per-pixel index and weight arrays small for large training sets.
     for start in range(0, len(frames), _DESKEW_CHUNK):
         out[start : start + _DESKEW_CHUNK] = _deskew_chunk(frames[start : start + _DESKEW_CHUNK])
     return out

@@ -53,7 +53,7 @@ class Profile:
 #: - full: no PCA and an x14 training set: one-pixel shifts (4), rotations of +-5 degrees (2),
 #:   elastic distortions (4: max 2.5 px, sigma 4), strokes one pixel thicker (1) and the two
 #:   pen-redrawn copies. Measured on 2 cores: x8 (shifts, 1 elastic, redrawn) 99.53% in 7.4 min;
-#:   x11 (3 elastic, thicker) 99.57% in 9.4 min; x14 99.59% in 11 min, 11 GB peak. No thinning:
+#:   x11 (3 elastic, thicker) 99.57% in 9.4 min; x14 99.59% in 8 min 56 s, 9.3 GB peak. No thinning:
 #:   eroding MNIST's thinnest strokes breaks them.
 #: - calibration_size: images held out of the SVC's training set to fit the temperature; 3,000
 #:   hold about 25 errors, enough for one parameter, and cost ~0.02 points of accuracy.
