@@ -26,8 +26,7 @@ from digit_core.errors import DigitCoreError, InvalidImageError, NoDigitFoundErr
 from digit_core.flagging import FlagStore
 from digit_core.hub import LoadedModel, resolve_model
 from digit_core.images import ACCEPTED_FORMATS, open_image
-from digit_core.inference import Prediction, classify_image
-from digit_core.reading import Reading, read_digits
+from digit_core.reading import ReadDigit, Reading, read_digits
 
 logger = logging.getLogger("digit_app")
 
@@ -101,7 +100,7 @@ def frame_picture(frame: np.ndarray) -> np.ndarray:
     return np.kron(np.uint8(np.clip(frame, 0, 1) * 255), np.ones((scale, scale), dtype=np.uint8))
 
 
-def verdict_message(prediction: Prediction) -> str:
+def verdict_message(prediction: ReadDigit) -> str:
     top = prediction.top(2)
     (first, p1), (second, p2) = list(top.items())
     if prediction.confidence < NOT_SURE_BELOW:
@@ -109,7 +108,7 @@ def verdict_message(prediction: Prediction) -> str:
     return f"It's a **{first}** ({p1:.0%} sure)."
 
 
-def reading_state(prediction: Prediction, image, source: str) -> dict:
+def reading_state(prediction: ReadDigit, image, source: str) -> dict:
     return {
         "image": image,
         "frame": prediction.frame,
@@ -181,7 +180,7 @@ def build_app(loaded: LoadedModel, *, flag_dir: str | Path = config.FLAG_DIR, fl
         if drawing is None:
             return None, None, DRAW_FIRST, None
         try:
-            prediction = classify_image(model, drawing)
+            prediction = read_digits(model, drawing, single=True).digits[0]
         except NoDigitFoundError:
             return None, None, DRAW_FIRST, None
         except DigitCoreError as exc:
@@ -207,7 +206,7 @@ def build_app(loaded: LoadedModel, *, flag_dir: str | Path = config.FLAG_DIR, fl
         except DigitCoreError as exc:
             return None, "", None, None, f"Could not read the image: {exc}", None
         shown, scale = upload_picture(image)
-        first = reading.digits[0].prediction
+        first = reading.digits[0]
         if len(reading.digits) == 1:
             message = verdict_message(first)
             state = reading_state(first, image, "upload")
@@ -252,7 +251,7 @@ def build_app(loaded: LoadedModel, *, flag_dir: str | Path = config.FLAG_DIR, fl
     # API endpoints take a file and do their own safe decoding, so bad files get our messages.
     def api_predict(file_path: str) -> dict[str, float]:
         try:
-            return classify_image(model, open_image(file_path)).top(3)
+            return read_digits(model, open_image(file_path), single=True).digits[0].top(3)
         except DigitCoreError as exc:
             raise gr.Error(str(exc)) from exc
 
@@ -265,7 +264,7 @@ def build_app(loaded: LoadedModel, *, flag_dir: str | Path = config.FLAG_DIR, fl
     def api_flag(file_path: str, digit) -> str:
         try:
             image = open_image(file_path)
-            prediction = classify_image(model, image)
+            prediction = read_digits(model, image, single=True).digits[0]
             return flagger.flag_sample([image, digit, reading_state(prediction, image, "api")], "wrong")
         except NoDigitFoundError as exc:
             raise gr.Error(f"Not saved: {exc}") from exc

@@ -10,10 +10,13 @@ Where things happen:
 - ``model``: the pipeline factory and its hyperparameters.
 - ``calibration``: temperature scaling and expected calibration error.
 - ``training``: one training run; ``evaluation``: metrics and pictures.
-- ``inference``: probabilities and top-k for frames and images.
+- ``inference``: calibrated probabilities for frames.
+- ``reading``: the one way to read an image: every digit, its frame, probabilities and box.
 - ``persistence``: safe save/load (skops, trusted types); ``card``: model cards.
 - ``hub``: finding the model to serve (local file, Hugging Face Hub, starter).
 - ``data``: MNIST and folders of labelled drawings; ``flagging``: the store of flagged drawings.
+- ``strokes``: pen trajectories drawn as the sketchpad draws; ``real_data``: real handwriting sets and
+  their held-out splits.
 """
 
 from .data import ExtraSamples, Split, load_extra_folder, load_mnist
@@ -29,12 +32,15 @@ from .errors import (
 from .features import Deskew, GradientDirectionFeatures, HogTransformer
 from .framing import deskew, to_mnist_frame
 from .images import open_image, to_grayscale
-from .inference import Prediction, classify_frame, classify_image, predict_proba
+from .inference import predict_proba
 from .model import PROFILES, make_pipeline
 from .persistence import load_model, save_model
+from .reading import ReadDigit, Reading, read_digits
 
 __all__ = [
     "PROFILES",
+    "ReadDigit",
+    "Reading",
     "DatasetError",
     "Deskew",
     "DigitCoreError",
@@ -45,11 +51,8 @@ __all__ = [
     "InvalidLabelError",
     "ModelLoadError",
     "NoDigitFoundError",
-    "Prediction",
     "Split",
     "UntrustedModelError",
-    "classify_frame",
-    "classify_image",
     "deskew",
     "load_extra_folder",
     "load_mnist",
@@ -57,6 +60,7 @@ __all__ = [
     "make_pipeline",
     "open_image",
     "predict_proba",
+    "read_digits",
     "save_model",
     "to_grayscale",
     "to_mnist_frame",

@@ -43,7 +43,8 @@ profile **{{ facts.profile }}**: {{ facts.description }}
 
 ## Training
 
-- Data: MNIST training set (first 60,000 images){% if facts.n_extra %} plus {{ facts.n_extra }} labelled drawings{% endif %};
+- Data: MNIST training set (first 60,000 images){% if facts.n_pen %} plus {{ facts.n_pen }} canvas drawings of real
+  pen digits ({{ facts.pen_source }}){% endif %}{% if facts.n_extra %} plus {{ facts.n_extra }} labelled drawings{% endif %};
   {{ facts.n_fit }} rows after augmentation; {{ facts.n_support_vectors }} support vectors.
 - Command: `{{ facts.command }}`
 - Wall time (2-core machine): {% for stage, s in facts.seconds.items() %}{{ stage }} {{ "%.1f" % s }} s{% if not loop.last %}, {% endif %}{% endfor %}.
@@ -55,7 +56,9 @@ profile **{{ facts.profile }}**: {{ facts.description }}
 The file is `model.skops`; load it with `digit_core.persistence.load_model`, which trusts only a
 fixed list of types and never unpickles. It predicts with plain scikit-learn.
 
-MNIST is by Yann LeCun and Corinna Cortes, under CC BY-SA 3.0.
+MNIST is by Yann LeCun and Corinna Cortes, under CC BY-SA 3.0.{% if facts.n_pen %}
+The pen digits are from UNIPEN (Guyon et al., 1994), under CC BY 4.0, via the GreenCappuccino/train_r01_v07
+repository on GitHub; sites {{ facts.pen_held_out | join(", ") }} were held out of training to measure other writers.{% endif %}
 """
 
 
@@ -77,6 +80,9 @@ class CardFacts:
     command: str
     seconds: dict[str, float] = field(default_factory=dict)
     data_md5: dict[str, str] = field(default_factory=dict)
+    n_pen: int = 0
+    pen_source: str = ""
+    pen_held_out: list[str] = field(default_factory=list)
     versions: dict[str, str] = field(default_factory=dict)
 
 

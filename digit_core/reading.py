@@ -10,8 +10,8 @@ from scipy import ndimage
 from .errors import NoDigitFoundError
 from .framing import extract_ink, frame_from_ink, resize, to_mnist_frame
 from .images import to_grayscale
-from .inference import Prediction, predict_proba
-from .scan import find_digits
+from .inference import predict_proba
+from .scan import DigitRegion, find_digits
 
 __all__ = ["ReadDigit", "Reading", "read_digits", "PAGE_WORKING_SIDE"]
 
@@ -21,31 +21,40 @@ PAGE_WORKING_SIDE = 1600
 
 @dataclass(frozen=True)
 class ReadDigit:
-    """One digit of a reading.
+    """One digit read from an image: what the model saw, what it thinks, and where it stands.
 
     Attributes
     ----------
-    prediction : Prediction
-        Frame and calibrated probabilities.
+    frame : ndarray of shape (28, 28), float32 in [0, 1]
+        The MNIST frame the model read.
+    probabilities : ndarray of shape (10,)
+        Calibrated probability of each digit 0-9; sums to 1.
     box : (left, top, right, bottom)
         In the original image's pixel coordinates, right and bottom exclusive.
     """
 
-    prediction: Prediction
+    frame: np.ndarray
+    probabilities: np.ndarray
     box: tuple[int, int, int, int]
 
     @property
     def digit(self) -> int:
-        return self.prediction.digit
+        return int(np.argmax(self.probabilities))
 
     @property
     def confidence(self) -> float:
-        return self.prediction.confidence
+        return float(np.max(self.probabilities))
+
+    def top(self, k: int = 3) -> dict[str, float]:
+        """The ``k`` most likely digits, as ``{"7": 0.98, ...}`` in decreasing order."""
+        order = np.argsort(self.probabilities)[::-1][:k]
+        return {str(int(d)): float(self.probabilities[d]) for d in order}
 
 
 @dataclass(frozen=True)
 class Reading:
-    """All digits read from one image, left to right."""
+    """All digits read from one image, left to right: the one answer for a drawing, an upload or an
+    API call (a single digit is a reading of length one)."""
 
     digits: tuple[ReadDigit, ...]
 
@@ -90,8 +99,7 @@ def read_digits(model, image, *, single: bool = False, working_side: int = PAGE_
     height, width = grey.shape
     if single:
         frame = to_mnist_frame(grey)
-        prediction = Prediction(frame=frame, probabilities=predict_proba(model, frame[None])[0])
-        return Reading((ReadDigit(prediction, (0, 0, width, height)),))
+        return Reading((ReadDigit(frame, predict_proba(model, frame[None])[0], (0, 0, width, height)),))
     scale = min(1.0, working_side / max(height, width))
     if scale < 1.0:
         grey = resize(grey, (max(1, round(height * scale)), max(1, round(width * scale))))
@@ -99,25 +107,82 @@ def read_digits(model, image, *, single: bool = False, working_side: int = PAGE_
     regions = find_digits(mask)
     if not regions:
         raise NoDigitFoundError("no digit found: only lines, borders or specks were left after clean-up.")
-    frames, boxes = [], []
-    for region in regions:
-        left, top, right, bottom = region.box
-        # Keep the anti-aliased edge of this digit's strokes (2 px around them), not its neighbours'.
-        own = np.pad(region.mask, 2)
-        near = ndimage.binary_dilation(own, iterations=2)[2:-2, 2:-2]
-        frames.append(frame_from_ink(ink[top:bottom, left:right] * near, region.mask))
-        boxes.append(
-            (
-                int(np.floor(left / scale)),
-                int(np.floor(top / scale)),
-                int(min(width, np.ceil(right / scale))),
-                int(min(height, np.ceil(bottom / scale))),
-            )
-        )
+    frames = [_frame_region(ink, region) for region in regions]
     probabilities = predict_proba(model, np.stack(frames))
+    line_height = float(np.median([r.height for r in regions]))
+    read: list[tuple[DigitRegion, np.ndarray, np.ndarray]] = []
+    for region, frame, p in zip(regions, frames, probabilities):
+        read.extend(_split_touching_by_reading(model, ink, region, frame, p, line_height=line_height))
     return Reading(
         tuple(
-            ReadDigit(Prediction(frame=frame, probabilities=p), box)
-            for frame, p, box in zip(frames, probabilities, boxes)
+            ReadDigit(frame, p, _page_box(region.box, scale, width, height))
+            for region, frame, p in read
         )
     )
+
+
+#: A mark at least this many times as wide as the line's digits are tall may be two touching digits.
+_TOUCHING_ASPECT = 1.5
+#: Cuts are tried at the thinnest columns in the middle part of the mark, this far from either side.
+_CUT_MARGIN = 0.25
+#: A mark read as one digit at least this surely is left whole.
+_SURE_OF_ONE = 0.9
+#: A mark read as one digit at least this surely is left whole.
+
+
+def _frame_region(ink: np.ndarray, region: DigitRegion) -> np.ndarray:
+    left, top, right, bottom = region.box
+    # Keep the anti-aliased edge of this digit's strokes (2 px around them), not its neighbours'.
+    near = ndimage.binary_dilation(np.pad(region.mask, 2), iterations=2)[2:-2, 2:-2]
+    return frame_from_ink(ink[top:bottom, left:right] * near, region.mask)
+
+
+def _page_box(box: tuple[int, int, int, int], scale: float, width: int, height: int) -> tuple[int, int, int, int]:
+    left, top, right, bottom = box
+    return (
+        int(np.floor(left / scale)),
+        int(np.floor(top / scale)),
+        int(min(width, np.ceil(right / scale))),
+        int(min(height, np.ceil(bottom / scale))),
+    )
+
+
+def _split_touching_by_reading(model, ink, region, frame, probabilities, *, line_height: float, depth: int = 0):
+    # Touching digits that segmentation left as one wide mark: try a cut at each of the thinnest
+    # columns of its middle part, read both halves, and keep the cut whose two readings are together
+    # more likely than the mark read as one digit. Halves may split again (three touching zeros).
+    whole = [(region, frame, probabilities)]
+    if depth >= 3 or region.width < _TOUCHING_ASPECT * max(region.height, line_height) * 0.8:
+        return whole
+    profile = ndimage.uniform_filter1d(region.mask.sum(axis=0).astype(float), size=3)
+    lo, hi = int(_CUT_MARGIN * region.width), int((1 - _CUT_MARGIN) * region.width)
+    if hi - lo < 2:
+        return whole
+    candidates = lo + np.argsort(profile[lo:hi], kind="stable")[:3]
+    if float(probabilities.max()) >= _SURE_OF_ONE:
+        return whole
+    best, best_score = None, float(probabilities.max())
+    for cut in candidates:
+        halves = [_columns(region, 0, int(cut)), _columns(region, int(cut), region.width)]
+        if any(h is None for h in halves):
+            continue
+        half_frames = [_frame_region(ink, h) for h in halves]
+        half_probabilities = predict_proba(model, np.stack(half_frames))
+        score = float(half_probabilities.max(axis=1).prod())
+        if score > best_score:
+            best, best_score = (halves, half_frames, half_probabilities), score
+    if best is None:
+        return whole
+    out = []
+    for half, half_frame, half_p in zip(*best):
+        out.extend(_split_touching_by_reading(model, ink, half, half_frame, half_p, line_height=line_height, depth=depth + 1))
+    return out
+
+
+def _columns(region: DigitRegion, start: int, stop: int) -> DigitRegion | None:
+    piece = region.mask[:, start:stop]
+    rows = np.flatnonzero(piece.any(axis=1))
+    if len(rows) == 0 or not piece.any(axis=0).any():
+        return None
+    left, top = region.box[0] + start, region.box[1] + int(rows[0])
+    return DigitRegion(box=(left, top, region.box[0] + stop, region.box[1] + int(rows[-1]) + 1), mask=piece[rows[0] : rows[-1] + 1])

@@ -26,6 +26,9 @@ _LINE_LENGTH_IN_HEIGHTS = 2.5
 _MERGE_OVERLAP = 0.5
 #: ...unless the shorter is at least this fraction of the taller's height: then they are two digits.
 _SAME_HEIGHT = 0.75
+#: A short piece joins the digit it stands over (a 5's bar, a 7's dash) when this fraction of its
+#: width lies over that digit's columns; a short mark beside the digits is punctuation.
+_PIECE_OVERLAP = 0.3
 #: A digit's typical width as a fraction of its height (MNIST digits: median 0.8 in the 20 px box).
 _TYPICAL_ASPECT = 0.8
 #: A component wider than this many typical digit widths is split into touching digits...
@@ -178,7 +181,9 @@ def _merge_strokes(components: list[DigitRegion]) -> list[DigitRegion]:
                     break
             if changed:
                 break
-    line_height = float(max(g.height for g in groups))
+    # The line's height from its taller marks, but not its tallest: one long flag, slash or leftover
+    # of a ruled line would make every digit look short, and short marks are merged or dropped.
+    line_height = float(np.percentile([g.height for g in groups], 75))
     merged = True
     while merged and len(groups) > 1:
         merged = False
@@ -188,11 +193,17 @@ def _merge_strokes(components: list[DigitRegion]) -> list[DigitRegion]:
             others = [k for k in range(len(groups)) if k != i]
             distances = [_gap(piece, groups[k]) for k in others]
             nearest = others[int(np.argmin(distances))]
-            if min(distances) <= 0.5 * line_height:
+            if min(distances) > 0.5 * line_height:
+                continue
+            if _column_overlap(piece, groups[nearest]) * min(piece.width, groups[nearest].width) < _PIECE_OVERLAP * piece.width:
+                # Beside a digit rather than over it: a full stop, a comma, a dash or an equals sign
+                # between or after the digits. Not part of a digit; dropped as punctuation.
+                del groups[i]
+            else:
                 groups[nearest] = _union(groups[nearest], piece)
                 del groups[i]
-                merged = True
-                break
+            merged = True
+            break
     return groups
 
 

@@ -23,19 +23,17 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import numpy as np
+from scipy import ndimage
 
-import numpy as np  # noqa: E402
-from scipy import ndimage  # noqa: E402
-
-from digit_core import config  # noqa: E402
-from digit_core.augment import AugmentationPlan, augment  # noqa: E402
-from digit_core.data import load_mnist  # noqa: E402
-from digit_core.features import hog_batch  # noqa: E402
-from digit_core.framing import deskew, to_mnist_frame  # noqa: E402
-from digit_core.inference import predict_proba  # noqa: E402
-from digit_core.persistence import load_model  # noqa: E402
-from digit_core.reading import read_digits  # noqa: E402
+from digit_core import config
+from digit_core.augment import AugmentationPlan, augment
+from digit_core.data import load_mnist
+from digit_core.features import hog_batch
+from digit_core.framing import deskew, to_mnist_frame
+from digit_core.inference import predict_proba
+from digit_core.persistence import load_model
+from digit_core.reading import read_digits
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,52 +1,140 @@
-"""Evaluate a model on the MNIST test set: accuracy, per-class precision/recall, ECE, pictures.
+"""Evaluate a model: the MNIST test set, labelled image sets, and real handwriting held out from training.
 
     python scripts/evaluate.py --mnist ../shared/mnist
+    python scripts/evaluate.py --set my_scans/            # images + labels.csv (file,label[,boxes])
+    python scripts/evaluate.py --mnist ../shared/mnist --real ../shared/real   # the README's table
 
-The last line of standard output is JSON: {"accuracy": float, "ece": float, "n": int}.
+Each set is read the way the app reads it and printed beside the textbook-framing baseline, with
+per-digit recall; a confusion matrix and a gallery of misreadings are written to --out. ``--real``
+builds the held-out sets first (UNIPEN sites never trained on, drawn as canvas strokes; cheques of the
+held-out half, whole and cut into digits) under ``--out/sets``. The last line of standard output is
+JSON: ``{"accuracy", "ece", "n"}`` for MNIST (when given) and ``"sets"``: one summary per set.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
+import argparse
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import numpy as np
 
-from digit_core import config  # noqa: E402
-from digit_core.data import load_mnist  # noqa: E402
-from digit_core.errors import DigitCoreError  # noqa: E402
-from digit_core.evaluation import evaluate, save_evaluation_pictures  # noqa: E402
-from digit_core.persistence import load_model  # noqa: E402
+from digit_core import config
+from digit_core.data import load_mnist
+from digit_core.errors import DatasetError, DigitCoreError
+from digit_core.evaluation import evaluate, evaluate_set, save_evaluation_pictures, save_set_pictures
+from digit_core.persistence import load_model
+from digit_core.real_data import (
+    UNIPEN_HELD_OUT_SITES,
+    LabelledSet,
+    document_key,
+    held_out,
+    load_labelled_set,
+    load_pen_digits,
+    write_crop_set,
+    write_pen_set,
+)
+
+#: Where the real handwriting lies inside ``--real``.
+PEN_FILE = "unipen_dev.npz"
+CHEQUE_FOLDER = "orand_car_a_train"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="evaluate.py", description="Evaluate a digit model on the MNIST test set.")
+    parser = argparse.ArgumentParser(prog="evaluate.py", description="Evaluate a digit model on MNIST and on labelled image sets.")
     parser.add_argument("--model", type=Path, default=config.STARTER_MODEL_PATH, help="model file (default: the bundled starter model)")
-    parser.add_argument("--mnist", type=Path, default=config.DEFAULT_MNIST_DIR, help="folder of the four MNIST IDX files (default: OpenML)")
-    parser.add_argument("--out", type=Path, default=Path("evaluation"), help="folder for confusion_matrix.png and misclassified.png")
-    parser.add_argument("--limit", type=int, default=None, help="evaluate on the first N test images only")
+    parser.add_argument("--mnist", type=Path, default=None, help="folder of the four MNIST IDX files: evaluate on its test set")
+    parser.add_argument("--set", type=Path, action="append", default=[], metavar="DIR", dest="sets",
+                        help="folder of images with labels.csv (file,label[,boxes]); repeatable")
+    parser.add_argument("--real", type=Path, default=None, metavar="DIR",
+                        help=f"folder holding {PEN_FILE} and {CHEQUE_FOLDER}/: evaluate on their held-out writers and documents")
+    parser.add_argument("--out", type=Path, default=Path("evaluation"), help="folder for pictures (and --real's sets)")
+    parser.add_argument("--limit", type=int, default=None, help="evaluate on the first N images of each set only")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.mnist is None and not args.sets and args.real is None:
+        args.mnist = config.DEFAULT_MNIST_DIR
+        if args.mnist is None:
+            print("error: nothing to evaluate; give --mnist DIR, --set DIR or --real DIR.", file=sys.stderr)
+            return 2
     try:
         model = load_model(args.model)
-        test = load_mnist("test", folder=args.mnist)
+        sets = [load_labelled_set(folder) for folder in args.sets]
+        if args.real is not None:
+            sets.extend(build_real_sets(args.real, args.out / "sets"))
     except DigitCoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if args.limit:
-        test = test.head(args.limit)
-    evaluation = evaluate(model, test)
     print(f"model: {args.model}")
-    print(evaluation.report())
-    confusion, gallery = save_evaluation_pictures(evaluation, test, args.out)
-    print(f"wrote {confusion} and {gallery}")
-    print(json.dumps(evaluation.summary()))
+    result: dict = {}
+    rows = []
+    if args.mnist is not None:
+        try:
+            test = load_mnist("test", folder=args.mnist)
+        except DigitCoreError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        if args.limit:
+            test = test.head(args.limit)
+        evaluation = evaluate(model, test)
+        print(evaluation.report())
+        confusion, gallery = save_evaluation_pictures(evaluation, test, args.out)
+        print(f"wrote {confusion} and {gallery}")
+        result.update(evaluation.summary())
+        rows.append(("mnist_test", "digits", evaluation.n, evaluation.accuracy, None))
+    summaries = []
+    for labelled in sets:
+        if args.limit:
+            labelled = LabelledSet(labelled.folder, labelled.items[: args.limit])
+        evaluation = evaluate_set(model, labelled)
+        print(evaluation.report())
+        confusion, gallery = save_set_pictures(evaluation, args.out)
+        print(f"  wrote {confusion} and {gallery}")
+        summaries.append(evaluation.summary())
+        kind = "digits" if evaluation.single_digits else "numbers (exact)"
+        rows.append((evaluation.name, kind, evaluation.n, evaluation.accuracy, evaluation.baseline_accuracy))
+    print()
+    print("| set | scored as | images | this model | textbook framing |")
+    print("| --- | --- | --- | --- | --- |")
+    for name, kind, n, accuracy, baseline in rows:
+        print(f"| {name} | {kind} | {n} | {accuracy:.2%} | {'-' if baseline is None else f'{baseline:.2%}'} |")
+    if summaries:
+        result["sets"] = summaries
+    print(json.dumps(result))
     return 0
+
+
+def build_real_sets(real: Path, out: Path) -> list[LabelledSet]:
+    """The held-out sets of ``real`` (``unipen_dev.npz`` and ``orand_car_a_train/``), written under ``out``.
+
+    - ``unipen_heldout``: every digit of the UNIPEN sites never trained on, drawn on a 400x400 canvas.
+    - ``cheque_amounts``: the held-out half of the cheques (by document), whole; read by exact string.
+    - ``cheque_digits``: the same cheques' digits, each cut out by its box.
+    """
+    sets = []
+    pen_path = real / PEN_FILE
+    if pen_path.is_file():
+        pen = load_pen_digits(pen_path)
+        sets.append(write_pen_set(pen.subset(np.isin(pen.sources, UNIPEN_HELD_OUT_SITES)), out / "unipen_heldout"))
+    cheques_path = real / CHEQUE_FOLDER
+    if cheques_path.is_dir():
+        cheques = load_labelled_set(cheques_path).where(lambda item: held_out(document_key(item)))
+        amounts = out / "cheque_amounts"
+        amounts.mkdir(parents=True, exist_ok=True)
+        with open(amounts / "labels.csv", "w", encoding="utf-8") as handle:
+            handle.write("file,label,boxes\n")
+            for item in cheques.items:
+                boxes = json.dumps([list(box) for box in item.boxes]) if item.boxes else ""
+                handle.write(f'{item.path.resolve()},{item.label},"{boxes}"\n')
+        sets.append(load_labelled_set(amounts))
+        sets.append(write_crop_set(cheques, out / "cheque_digits"))
+    if not sets:
+        raise DatasetError(f"{real} holds neither {PEN_FILE} nor {CHEQUE_FOLDER}/.")
+    return sets
 
 
 if __name__ == "__main__":

@@ -11,16 +11,14 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from digit_core import config  # noqa: E402
-from digit_core.errors import DigitCoreError  # noqa: E402
-from digit_core.evaluation import gallery_image  # noqa: E402
-from digit_core.flagging import read_flags  # noqa: E402
-from digit_core.framing import to_mnist_frame  # noqa: E402
-from digit_core.images import open_image  # noqa: E402
+from digit_core import config
+from digit_core.errors import DigitCoreError
+from digit_core.evaluation import gallery_image
+from digit_core.flagging import read_flags
+from digit_core.framing import to_mnist_frame
+from digit_core.images import open_image
 
 
 def build_parser() -> argparse.ArgumentParser:

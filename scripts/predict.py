@@ -14,13 +14,11 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from digit_core import config  # noqa: E402
-from digit_core.errors import DigitCoreError  # noqa: E402
-from digit_core.images import open_image  # noqa: E402
-from digit_core.persistence import load_model  # noqa: E402
-from digit_core.reading import read_digits  # noqa: E402
+from digit_core import config
+from digit_core.errors import DigitCoreError
+from digit_core.images import open_image
+from digit_core.persistence import load_model
+from digit_core.reading import read_digits
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -11,10 +11,8 @@ import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from digit_core.errors import DigitCoreError  # noqa: E402
-from digit_core.hub import publish_model  # noqa: E402
+from digit_core.errors import DigitCoreError
+from digit_core.hub import publish_model
 
 
 def build_parser() -> argparse.ArgumentParser:

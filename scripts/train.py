@@ -12,18 +12,18 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import numpy as np
+from tqdm import tqdm
 
-from tqdm import tqdm  # noqa: E402
-
-from digit_core import config  # noqa: E402
-from digit_core.card import CardFacts, library_versions, make_model_card  # noqa: E402
-from digit_core.data import MNIST_FILES, ExtraSamples, file_md5, load_extra_folder, load_mnist  # noqa: E402
-from digit_core.errors import DigitCoreError  # noqa: E402
-from digit_core.evaluation import evaluate, save_evaluation_pictures  # noqa: E402
-from digit_core.model import PROFILES  # noqa: E402
-from digit_core.persistence import save_model  # noqa: E402
-from digit_core.training import STAGES, train_model  # noqa: E402
+from digit_core import config
+from digit_core.card import CardFacts, library_versions, make_model_card
+from digit_core.data import MNIST_FILES, ExtraSamples, file_md5, load_extra_folder, load_mnist
+from digit_core.errors import DigitCoreError
+from digit_core.evaluation import evaluate, save_evaluation_pictures
+from digit_core.model import PROFILES
+from digit_core.persistence import save_model
+from digit_core.real_data import PEN_STYLES, UNIPEN_HELD_OUT_SITES, frame_pen_digits, load_pen_digits
+from digit_core.training import STAGES, train_model
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,6 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--profile", choices=sorted(PROFILES), default="compact", help="training recipe (default: compact)")
     parser.add_argument("--mnist", type=Path, default=config.DEFAULT_MNIST_DIR, help="folder of the four MNIST IDX files (default: OpenML)")
     parser.add_argument("--extra", type=Path, action="append", default=[], metavar="DIR", help="folder of labelled drawings (repeatable)")
+    parser.add_argument("--pen", type=Path, default=None, metavar="NPZ",
+                        help="real pen digits (unipen_dev.npz layout) drawn as canvas strokes and added to training; "
+                        "the held-out sites are never used")
     parser.add_argument("--out", type=Path, required=True, help="folder to write model.skops, README.md (card) and evaluation files")
     parser.add_argument("--limit", type=int, default=None, help="train on the first N MNIST training images only")
     parser.add_argument("--test-limit", type=int, default=None, help="evaluate on the first N test images only")
@@ -61,6 +64,9 @@ def _train(args: argparse.Namespace, command: str) -> int:
         test = test.head(args.test_limit)
     print(f"MNIST: {len(train)} training and {len(test)} test images ({args.mnist or 'OpenML'})")
     extra = _load_extras(args.extra)
+    pen = _load_pen(args.pen, n_jobs=args.n_jobs, seed=args.seed) if args.pen else None
+    if pen is not None:
+        extra = pen if extra is None else _concatenate([extra, pen])
 
     bar = tqdm(total=len(STAGES), desc=f"training {args.profile}", unit="stage", file=sys.stderr)
 
@@ -85,6 +91,8 @@ def _train(args: argparse.Namespace, command: str) -> int:
         for name in (*MNIST_FILES["train"], *MNIST_FILES["test"]):
             if (args.mnist / name).exists():
                 data_md5[name] = file_md5(args.mnist / name)
+    if args.pen is not None:
+        data_md5[args.pen.name] = file_md5(args.pen)
     profile = result.profile
     facts = CardFacts(
         profile=profile.name,
@@ -101,6 +109,9 @@ def _train(args: argparse.Namespace, command: str) -> int:
         command=command,
         seconds={stage: round(seconds, 1) for stage, seconds in result.seconds.items()},
         data_md5=data_md5,
+        n_pen=len(pen.labels) if pen is not None else 0,
+        pen_source=f"{args.pen.name}, {len(set(pen.sources))} sites" if pen is not None else "",
+        pen_held_out=list(UNIPEN_HELD_OUT_SITES) if pen is not None else [],
         versions=library_versions(),
     )
     make_model_card(facts).save(args.out / "README.md")
@@ -115,11 +126,30 @@ def _train(args: argparse.Namespace, command: str) -> int:
     return 0
 
 
+def _load_pen(path: Path, *, n_jobs: int, seed: int) -> ExtraSamples:
+    pen = load_pen_digits(path)
+    training_sites = pen.subset(~np.isin(pen.sources, UNIPEN_HELD_OUT_SITES))
+    start = time.perf_counter()
+    frames, labels = frame_pen_digits(training_sites, random_state=seed, n_jobs=n_jobs)
+    sites = sorted(set(training_sites.sources))
+    print(f"pen digits: {len(training_sites)} from sites {', '.join(sites)} drawn {len(PEN_STYLES)} ways -> "
+          f"{len(labels)} frames in {time.perf_counter() - start:.1f} s (held out: {', '.join(UNIPEN_HELD_OUT_SITES)})")
+    return ExtraSamples(frames, labels, sources=[str(path)] * len(labels))
+
+
+def _concatenate(parts: list[ExtraSamples]) -> ExtraSamples:
+    return ExtraSamples(
+        images=np.concatenate([p.images for p in parts]),
+        labels=np.concatenate([p.labels for p in parts]),
+        sources=[s for p in parts for s in p.sources],
+        skipped=[s for p in parts for s in p.skipped],
+        duplicates=sum(p.duplicates for p in parts),
+    )
+
+
 def _load_extras(folders: list[Path]) -> ExtraSamples | None:
     if not folders:
         return None
-    import numpy as np
-
     parts = [load_extra_folder(folder) for folder in folders]
     images = np.concatenate([p.images for p in parts])
     labels = np.concatenate([p.labels for p in parts])

@@ -18,7 +18,7 @@ from digit_core.data import load_extra_folder
 from digit_core.errors import InvalidImageError, InvalidLabelError
 from digit_core.flagging import FlagStore, read_flags
 from digit_core.framing import to_mnist_frame
-from digit_core.inference import classify_image
+from digit_core.reading import read_digits
 from scripts import flags as flags_script
 from tests.conftest import ROOT
 from tests.drawing import draw_on_canvas
@@ -147,21 +147,25 @@ def slashed_zero(rng: np.random.Generator) -> Image.Image:
     return image
 
 
-def test_flagged_style_is_learned_by_the_next_model(tmp_path, mnist_dir, starter_model):
+def test_flagged_style_is_learned_by_the_next_model(tmp_path, mnist_dir, small_model):
     from scripts import train
 
     rng = np.random.default_rng(4)
     flagged = [slashed_zero(rng) for _ in range(30)]
     held_out = [slashed_zero(rng) for _ in range(20)]
-    before = np.mean([classify_image(starter_model, image).digit == 0 for image in held_out])
+    before = np.mean([_digit(small_model, image) == 0 for image in held_out])  # MNIST alone, no flags
     store = FlagStore(tmp_path / "flags")
     for image in flagged:
-        store.add(image, label=0, predicted=classify_image(starter_model, image).digit)
+        store.add(image, label=0, predicted=_digit(small_model, image))
     out = tmp_path / "model"
     assert train.main(["--mnist", str(mnist_dir), "--extra", str(tmp_path / "flags"), "--out", str(out), "--limit", "3000", "--test-limit", "300", "--n-jobs", "1"]) == 0
     from digit_core.persistence import load_model
 
     after_model = load_model(out / "model.skops")
-    after = np.mean([classify_image(after_model, image).digit == 0 for image in held_out])
-    print(f"slashed zeros read right: starter {before:.0%}, retrained {after:.0%}")
+    after = np.mean([_digit(after_model, image) == 0 for image in held_out])
+    print(f"slashed zeros read right: MNIST only {before:.0%}, retrained with the flags {after:.0%}")
     assert before <= 0.5 and after >= 0.9
+
+
+def _digit(model, image) -> int:
+    return read_digits(model, image, single=True).digits[0].digit

@@ -8,7 +8,8 @@ from sklearn.base import clone
 
 from digit_core.calibration import calibration_split, expected_calibration_error
 from digit_core.evaluation import evaluate
-from digit_core.inference import classify_frame, predict_proba
+from digit_core.inference import predict_proba
+from digit_core.reading import read_digits
 from digit_core.model import PROFILES, make_pipeline, to_plain_svc
 
 
@@ -48,8 +49,8 @@ def test_small_model_reads_mnist_and_its_probabilities_are_calibrated(small_mode
 
 
 def test_prediction_gives_top_3_in_decreasing_order(small_model, mnist_test):
-    prediction = classify_frame(small_model, mnist_test.images[0])
-    top = list(prediction.top(3).items())
+    digit = read_digits(small_model, mnist_test.images[0], single=True).digits[0]
+    top = list(digit.top(3).items())
     assert len(top) == 3 and top[0][0] == "7" and top[0][1] >= top[1][1] >= top[2][1]
 
 

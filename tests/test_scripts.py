@@ -54,6 +54,35 @@ def test_evaluate_ends_with_a_json_line(trained, mnist_dir, tmp_path, capsys):
     assert (tmp_path / "confusion_matrix.png").is_file() and (tmp_path / "misclassified.png").is_file()
 
 
+def test_evaluate_a_labelled_set_prints_accuracy_recall_and_the_baseline_and_draws_the_misreadings(tmp_path, capsys):
+    from digit_core.real_data import LabelledSet, load_labelled_set, write_crop_set
+
+    cheques = load_labelled_set(ROOT.parent / "shared" / "real" / "orand_car_a_train")
+    amounts = LabelledSet(cheques.folder, cheques.items[:6])
+    crops = write_crop_set(amounts, tmp_path / "crops")
+    numbers = tmp_path / "numbers"
+    numbers.mkdir()
+    (numbers / "labels.csv").write_text(
+        "file,label,boxes\n" + "".join(f'{item.path},{item.label},"{list(map(list, item.boxes))}"\n' for item in amounts.items)
+    )
+    status = evaluate.main(["--set", str(tmp_path / "crops"), "--set", str(numbers), "--out", str(tmp_path / "out")])
+    out = capsys.readouterr().out.strip().splitlines()
+    assert status == 0
+    summary = json.loads(out[-1])["sets"]
+    assert [s["set"] for s in summary] == ["crops", "numbers"]
+    assert summary[0]["kind"] == "digits" and summary[0]["n"] == len(crops) and 0 <= summary[0]["baseline_accuracy"] <= 1
+    assert summary[1]["kind"] == "numbers" and summary[1]["n"] == 6 and "segmentation_iou50" in summary[1]
+    assert any(line.startswith("crops: ") and "(textbook framing: " in line for line in out)
+    assert any(line.strip().startswith("recall 0:") for line in out)
+    for name in ("crops_confusion.png", "crops_misread.png", "numbers_confusion.png", "numbers_misread.png"):
+        assert (tmp_path / "out" / name).is_file(), name
+
+
+def test_evaluate_a_set_without_labels_says_what_it_expects(tmp_path, capsys):
+    assert evaluate.main(["--set", str(tmp_path)]) == 2
+    assert "expected a CSV with columns file,label[,boxes]" in capsys.readouterr().err
+
+
 def test_predict_reads_a_number_a_single_digit_and_reports_a_bad_file(mnist_test, tmp_path, capsys, rng):
     number = tmp_path / "number.png"
     number.write_bytes(encode(number_strip([mnist_test.images[i] for i in (1, 2, 3)], rng=rng)))

@@ -1,0 +1,229 @@
+"""Real handwriting by people MNIST never had, read from ../shared/real in place.
+
+Pen digits (UNIPEN) of the sites held out of training, drawn as the sketchpad draws them, and real
+bank-cheque amounts (ORAND-CAR-A) of the held-out half of the documents. Every bar here is on writers
+or documents the bundled model never saw.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from digit_core.errors import DatasetError
+from digit_core.evaluation import evaluate_set
+from digit_core.framing import to_mnist_frame
+from digit_core.inference import predict_proba
+from digit_core.images import open_image
+from digit_core.reading import read_digits
+from digit_core.real_data import (
+    UNIPEN_HELD_OUT_SITES,
+    document_key,
+    held_out,
+    load_labelled_set,
+    load_pen_digits,
+)
+from digit_core.strokes import draw_strokes
+from tests.conftest import ROOT
+
+REAL_DIR = ROOT.parent / "shared" / "real"
+
+
+@pytest.fixture(scope="module")
+def pen():
+    path = REAL_DIR / "unipen_dev.npz"
+    if not path.is_file():
+        pytest.fail(f"{path} not found: the real handwriting lives in ../shared/real beside the checkout.")
+    return load_pen_digits(path)
+
+
+@pytest.fixture(scope="module")
+def held_out_pen(pen):
+    return pen.subset(np.isin(pen.sources, UNIPEN_HELD_OUT_SITES))
+
+
+@pytest.fixture(scope="module")
+def cheques():
+    folder = REAL_DIR / "orand_car_a_train"
+    if not (folder / "labels.csv").is_file():
+        pytest.fail(f"{folder}/labels.csv not found: the real handwriting lives in ../shared/real beside the checkout.")
+    return load_labelled_set(folder)
+
+
+@pytest.fixture(scope="module")
+def held_out_cheques(cheques):
+    return cheques.where(lambda item: held_out(document_key(item)))
+
+
+def _crops(labelled, limit):
+    out = []
+    for item in labelled.items:
+        grey = np.asarray(open_image(item.path).convert("L"))
+        for (x, y, w, h), digit in zip(item.boxes, item.label):
+            out.append((grey[y : y + h, x : x + w], int(digit)))
+            if len(out) == limit:
+                return out
+    return out
+
+
+def _clean(pen, index, *, side=200):
+    # A pen digit as a clean scan: thin dark ink on white paper.
+    rgba = draw_strokes(pen.strokes(index), height=0.7 * side, brush=side / 25, canvas=(side, side))
+    return 255 - rgba[..., 3]
+
+
+def _correlation(a, b):
+    return float(np.corrcoef(a.ravel(), b.ravel())[0, 1])
+
+
+# --- framing real images --------------------------------------------------------------------------
+
+
+def test_every_cheque_digit_crop_gives_a_digit(cheques):
+    crops = _crops(cheques, 600)
+    for crop, digit in crops:
+        frame = to_mnist_frame(crop)  # raises NoDigitFoundError if it finds none
+        assert frame.max() == pytest.approx(1.0)
+
+
+def test_cheque_digit_crops_are_read_at_least_as_well_as_the_textbook_framing(starter_model, held_out_cheques):
+    crops = _crops(held_out_cheques, 500)
+    frames = np.stack([to_mnist_frame(crop) for crop, _ in crops])
+    labels = np.array([digit for _, digit in crops])
+    accuracy = (predict_proba(starter_model, frames).argmax(axis=1) == labels).mean()
+    print(f"cheque digit crops of held-out documents: {accuracy:.2%} of {len(labels)}")
+    assert accuracy >= 0.85
+
+
+def test_a_crop_cut_tight_through_the_strokes_gives_the_clean_frame(pen, held_out_pen):
+    for index in range(0, 60, 6):
+        clean = _clean(held_out_pen, index)
+        rows, cols = np.flatnonzero((clean < 128).any(axis=1)), np.flatnonzero((clean < 128).any(axis=0))
+        tight = clean[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+        assert _correlation(to_mnist_frame(tight), to_mnist_frame(clean)) > 0.95
+
+
+@pytest.mark.parametrize("side", [16, 24, 40])
+def test_a_tiny_image_gives_nearly_the_clean_frame(held_out_pen, side):
+    for index in range(3, 60, 6):
+        clean = _clean(held_out_pen, index)
+        tiny = np.asarray(Image.fromarray(clean).resize((side, side), Image.Resampling.BOX))
+        assert _correlation(to_mnist_frame(tiny), to_mnist_frame(clean)) > (0.75 if side == 16 else 0.85)
+
+
+def test_a_textured_security_background_gives_nearly_the_clean_frame(held_out_pen):
+    y, x = np.mgrid[0:200, 0:200]
+    # Wavy guilloche lines in mid grey, as printed behind a cheque's amount box.
+    pattern = 0.5 + 0.5 * np.sin(x / 3.0 + 4 * np.sin(y / 17.0))
+    paper = 0.85 - 0.12 * (pattern > 0.8)
+    for index in range(1, 60, 6):
+        clean = _clean(held_out_pen, index) / 255.0
+        textured = np.minimum(paper, clean * 0.9 + 0.05)
+        assert _correlation(to_mnist_frame(textured), to_mnist_frame(clean)) > 0.85
+
+
+def test_faint_pencil_with_jpeg_noise_gives_nearly_the_clean_frame(held_out_pen):
+    rng = np.random.default_rng(4)
+    for index in range(2, 60, 6):
+        clean = _clean(held_out_pen, index) / 255.0
+        faint = 0.8 + 0.15 * clean + rng.normal(0, 0.02, clean.shape)  # ink only 0.15 darker than the paper
+        buffer = io.BytesIO()
+        Image.fromarray(np.uint8(np.clip(faint, 0, 1) * 255)).save(buffer, "JPEG", quality=60)
+        assert _correlation(to_mnist_frame(Image.open(buffer)), to_mnist_frame(clean)) > 0.85
+
+
+def test_a_blocky_upscaled_binary_scan_reads_like_the_pen_digit(starter_model, held_out_pen):
+    right = 0
+    for index in range(40):
+        clean = _clean(held_out_pen, index, side=64)
+        small = np.asarray(Image.fromarray(clean).resize((16, 16), Image.Resampling.BOX)) < 160  # 16x16, 1-px strokes
+        blocky = np.kron(np.where(small, 0, 255).astype(np.uint8), np.ones((8, 8), np.uint8))
+        right += read_digits(starter_model, blocky, single=True).digits[0].digit == held_out_pen.labels[index]
+    assert right >= 36
+
+
+# --- the model on writers it never saw ------------------------------------------------------------
+
+
+def test_pen_digits_of_held_out_sites_drawn_on_the_canvas_are_read(starter_model, held_out_pen):
+    rng = np.random.default_rng(11)
+    index = rng.choice(len(held_out_pen), 400, replace=False)
+    frames = [
+        to_mnist_frame(draw_strokes(held_out_pen.strokes(i), height=rng.uniform(100, 300), brush=rng.uniform(15, 30)))
+        for i in index
+    ]
+    accuracy = (predict_proba(starter_model, np.stack(frames)).argmax(axis=1) == held_out_pen.labels[index]).mean()
+    print(f"held-out pen digits on the canvas: {accuracy:.2%} of {len(index)}")
+    assert accuracy >= 0.975
+
+
+def test_a_slashed_zero_reads_zero(starter_model, held_out_pen):
+    zeros = np.flatnonzero(held_out_pen.labels == 0)[:20]
+    right = 0
+    for i in zeros:
+        strokes = held_out_pen.strokes(i)
+        points = np.concatenate(strokes)
+        (left, top), (right_edge, bottom) = points.min(axis=0), points.max(axis=0)
+        slash = np.array([[right_edge + 0.1 * (right_edge - left), top - 0.1 * (bottom - top)],
+                          [left - 0.1 * (right_edge - left), bottom + 0.1 * (bottom - top)]])
+        drawing = draw_strokes([*strokes, slash], height=250, brush=20)
+        right += read_digits(starter_model, drawing, single=True).digits[0].digit == 0
+    assert right >= 18
+
+
+# --- numbers on real cheques -----------------------------------------------------------------------
+
+
+def test_cheque_amounts_of_held_out_documents_are_read(starter_model, held_out_cheques):
+    from digit_core.real_data import LabelledSet
+
+    sample = LabelledSet(held_out_cheques.folder, held_out_cheques.items[:120])
+    evaluation = evaluate_set(starter_model, sample, name="cheque_amounts")
+    print(evaluation.report())
+    assert evaluation.segmentation >= 0.75
+    assert evaluation.accuracy >= 0.3
+    assert evaluation.accuracy > evaluation.baseline_accuracy
+
+
+def test_punctuation_after_an_amount_is_not_read_as_a_digit(starter_model, held_out_pen):
+    # "37.-": two pen digits, a full stop at the baseline and a dash after them.
+    canvas = np.full((160, 520), 255, np.uint8)
+    for slot, index in enumerate(np.flatnonzero(held_out_pen.labels == 3)[:1].tolist() + np.flatnonzero(held_out_pen.labels == 7)[:1].tolist()):
+        digit = 255 - draw_strokes(held_out_pen.strokes(index), height=100, brush=9, canvas=(120, 140))[..., 3]
+        canvas[10:150, 20 + 130 * slot : 140 + 130 * slot] = np.minimum(canvas[10:150, 20 + 130 * slot : 140 + 130 * slot], digit)
+    canvas[118:128, 290:300] = 0  # the full stop
+    canvas[80:88, 330:380] = 0  # the dash
+    assert read_digits(starter_model, canvas).text == "37"
+
+
+# --- the data's own contract ----------------------------------------------------------------------
+
+
+def test_the_split_keeps_every_site_and_document_on_one_side(pen, cheques):
+    assert set(UNIPEN_HELD_OUT_SITES) <= set(pen.sources)
+    keys = [document_key(item) for item in cheques.items]
+    assert all(held_out(k) == held_out(k) for k in keys)
+    share = np.mean([held_out(k) for k in keys])
+    assert 0.4 < share < 0.6
+
+
+def test_labels_csv_with_a_bad_label_is_refused_by_line(tmp_path):
+    (tmp_path / "labels.csv").write_text("file,label\na.png,7\nb.png,seven\n")
+    with pytest.raises(DatasetError, match=r"labels.csv:3: label 'seven' is not a string of digits"):
+        load_labelled_set(tmp_path)
+
+
+def test_a_folder_without_labels_csv_is_refused_with_the_format(tmp_path):
+    with pytest.raises(DatasetError, match="expected a CSV with columns file,label"):
+        load_labelled_set(tmp_path)
+
+
+def test_pen_strokes_are_drawn_as_the_sketchpad_sends_them(held_out_pen):
+    drawing = draw_strokes(held_out_pen.strokes(0), height=200, brush=22)
+    assert drawing.shape == (400, 400, 4) and drawing.dtype == np.uint8
+    assert (drawing[..., :3] == 0).all()  # black ink, the colour in alpha
+    rows = np.flatnonzero(drawing[..., 3].max(axis=1) > 127)
+    assert 200 <= rows[-1] - rows[0] + 1 <= 200 + 22 + 2  # the digit's height plus the brush
