@@ -66,7 +66,10 @@ def open_image(
             raise InvalidImageError(
                 f"{name} is {size / 1e6:.1f} MB; images up to {max_bytes / 1e6:.0f} MB are accepted."
             )
-        data = path.read_bytes()
+        try:
+            data = path.read_bytes()
+        except OSError as exc:  # permission denied, an I/O error on the disk, ...
+            raise InvalidImageError(f"{name} could not be read: {exc.strerror or exc}.") from exc
     if len(data) == 0:
         raise InvalidImageError(f"{name} is empty (0 bytes); upload a {ACCEPTED_FORMATS} image.")
     if len(data) > max_bytes:

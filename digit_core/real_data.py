@@ -216,12 +216,12 @@ class PenStyle:
 
 
 #: The ways people draw on the app's 400x400 canvas: the default 22 px brush and others, digits from
-#: small to filling the canvas (the small ones with a fat brush are the ones whose loops close up),
-#: and a fine pen, as a scan of a ballpoint digit looks once framed.
+#: a third of the canvas to most of it, and small digits drawn with a fat brush, whose loops close
+#: up (held-out writers drawn that way: 92.8% read right by a model without pen data, 94.4% with).
+#: A third style, a fine pen (4-10 px), added nothing on held-out writers or cheques and cost MNIST.
 PEN_STYLES = (
     PenStyle(height=(100.0, 300.0), brush=(15.0, 30.0)),
     PenStyle(height=(60.0, 140.0), brush=(18.0, 30.0)),
-    PenStyle(height=(150.0, 350.0), brush=(4.0, 10.0)),
 )
 
 

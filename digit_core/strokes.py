@@ -1,5 +1,8 @@
 """Pen trajectories -> the image a sketchpad would send: strokes drawn with a round brush.
 
+:func:`draw_on_canvas` does the same for an MNIST frame: its shape redrawn as hard strokes of a
+chosen brush, so MNIST's own test digits can be tried as canvas drawings.
+
 A trajectory is what a tablet or a canvas records while someone writes: a list of strokes (pen down
 to pen up), each an ``(n_points, 2)`` array of ``x, y`` positions with ``y`` growing downwards.
 :func:`draw_strokes` renders one the way the app's sketchpad does (a round black brush on a
@@ -13,8 +16,10 @@ from collections.abc import Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw
+from scipy import ndimage
+from skimage.morphology import skeletonize
 
-__all__ = ["draw_strokes", "restyle", "SUPERSAMPLE"]
+__all__ = ["draw_strokes", "restyle", "hard_strokes", "draw_on_canvas", "SUPERSAMPLE"]
 
 #: Strokes are drawn this many times larger and reduced, which gives them anti-aliased edges as a
 #: browser canvas does.
@@ -137,3 +142,65 @@ def restyle(strokes: Sequence[np.ndarray], label: int, rng: np.random.Generator)
     stretch, shear = rng.uniform(0.7, 1.5), rng.uniform(-0.3, 0.3)
     centre_y = (top + bottom) / 2
     return [np.column_stack([p[:, 0] * stretch + shear * (p[:, 1] - centre_y), p[:, 1]]) for p in parts]
+
+
+def hard_strokes(frame: np.ndarray, *, scale: float, brush: float) -> np.ndarray:
+    """An MNIST digit enlarged ``scale`` times as hard strokes ``brush`` pixels wide (bool image).
+
+    The digit's own shape is thresholded and its stroke edges moved in or out until the strokes are
+    ``brush`` wide (signed distance transform), so loops stay loops, as when a person redraws it;
+    when thinning, a pen line along the skeleton keeps every stroke.
+    """
+    size = max(1, int(round(28 * scale)))
+    enlarged = np.asarray(Image.fromarray(np.float32(frame), "F").resize((size, size), Image.Resampling.BILINEAR))
+    shape = np.pad(enlarged > 0.4, int(brush) + 2)
+    width = shape.sum() / max(1, skeletonize(shape).sum())
+    inside = ndimage.distance_transform_edt(shape)
+    outside = ndimage.distance_transform_edt(~shape)
+    signed = np.where(shape, inside, -outside)
+    strokes = signed > (width - brush) / 2.0
+    if brush < width:
+        # Thinning: keep a pen line along the skeleton too, so no stroke vanishes.
+        strokes |= ndimage.distance_transform_edt(~skeletonize(shape)) <= brush / 2.0
+    return strokes
+
+
+def draw_on_canvas(
+    frame: np.ndarray,
+    *,
+    digit_height: int = 300,
+    brush: float = 24.0,
+    centre: tuple[int, int] = (200, 200),
+    canvas: int = 400,
+    background: str = "transparent",
+) -> Image.Image:
+    """An MNIST digit redrawn as hard black strokes, as someone would on the app's sketchpad.
+
+    Parameters
+    ----------
+    frame : (28, 28) float in [0, 1]
+    digit_height : int
+        Height of the digit's 20-pixel box on the canvas, pixels.
+    brush : float
+        Stroke width, pixels.
+    centre : (row, col)
+        Where the centre of the digit's box lands, moved as little as needed to keep it all on the canvas.
+    background : {'transparent', 'white'}
+        RGBA with transparent paper, or white RGB.
+    """
+    ink = hard_strokes(frame, scale=digit_height / 20.0, brush=brush)
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    ink = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    if max(ink.shape) > canvas:
+        raise ValueError(f"a digit {ink.shape} does not fit on a {canvas}x{canvas} canvas")
+    # Centre the ink's box at `centre`, moved just enough to keep every stroke on the canvas.
+    top = int(np.clip(centre[0] - ink.shape[0] // 2, 0, canvas - ink.shape[0]))
+    left = int(np.clip(centre[1] - ink.shape[1] // 2, 0, canvas - ink.shape[1]))
+    full = np.zeros((canvas, canvas), dtype=bool)
+    full[top : top + ink.shape[0], left : left + ink.shape[1]] = ink
+    if background == "transparent":
+        rgba = np.zeros((canvas, canvas, 4), dtype=np.uint8)
+        rgba[..., 3] = full * 255
+        return Image.fromarray(rgba, "RGBA")
+    grey = np.where(full, 0, 255).astype(np.uint8)
+    return Image.fromarray(grey, "L").convert("RGB")

@@ -13,9 +13,9 @@ JSON: ``{"accuracy", "ece", "n"}`` for MNIST (when given) and ``"sets"``: one su
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
-import argparse
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +35,7 @@ from digit_core.real_data import (
     write_crop_set,
     write_pen_set,
 )
+from digit_core.strokes import draw_on_canvas
 
 #: Where the real handwriting lies inside ``--real``.
 PEN_FILE = "unipen_dev.npz"
@@ -50,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--real", type=Path, default=None, metavar="DIR",
                         help=f"folder holding {PEN_FILE} and {CHEQUE_FOLDER}/: evaluate on their held-out writers and documents")
     parser.add_argument("--out", type=Path, default=Path("evaluation"), help="folder for pictures (and --real's sets)")
+    parser.add_argument("--canvas", type=int, default=1000, metavar="N",
+                        help="with --mnist: also read N test digits redrawn as canvas strokes (default 1000)")
     parser.add_argument("--limit", type=int, default=None, help="evaluate on the first N images of each set only")
     return parser
 
@@ -86,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {confusion} and {gallery}")
         result.update(evaluation.summary())
         rows.append(("mnist_test", "digits", evaluation.n, evaluation.accuracy, None))
+        if args.canvas > 0:
+            sets.insert(0, write_canvas_set(test, args.out / "sets" / "mnist_canvas", n=min(args.canvas, len(test))))
     summaries = []
     for labelled in sets:
         if args.limit:
@@ -106,6 +111,29 @@ def main(argv: list[str] | None = None) -> int:
         result["sets"] = summaries
     print(json.dumps(result))
     return 0
+
+
+def write_canvas_set(test, folder: Path, *, n: int, seed: int = 2026) -> LabelledSet:
+    """``n`` MNIST test digits redrawn as a person draws on the 400x400 canvas (PNG, ``labels.csv``):
+    the digit's 20 px box 100-300 px tall, a brush from 3 px to a fifth of that, anywhere on the
+    canvas, on transparent or white paper."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    rows = ["file,label,boxes"]
+    for i in rng.choice(len(test), n, replace=False):
+        height = int(rng.integers(100, 300))
+        drawing = draw_on_canvas(
+            test.images[i],
+            digit_height=height,
+            brush=float(rng.uniform(3, height / 5)),
+            centre=(int(rng.integers(0, 400)), int(rng.integers(0, 400))),
+            background=str(rng.choice(["transparent", "white"])),
+        )
+        name = f"mnist_test_{i:05d}_{test.labels[i]}.png"
+        drawing.save(folder / name)
+        rows.append(f"{name},{test.labels[i]},")
+    (folder / "labels.csv").write_text("\n".join(rows) + "\n")
+    return load_labelled_set(folder)
 
 
 def build_real_sets(real: Path, out: Path) -> list[LabelledSet]:

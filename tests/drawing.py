@@ -10,70 +10,8 @@ import io
 
 import numpy as np
 from PIL import Image
-from scipy import ndimage
-from skimage.morphology import skeletonize
 
-
-def hard_strokes(frame: np.ndarray, *, scale: float, brush: float) -> np.ndarray:
-    """An MNIST digit enlarged ``scale`` times as hard strokes ``brush`` pixels wide (bool image).
-
-    The digit's own shape is thresholded and its stroke edges moved in or out until the strokes are
-    ``brush`` wide (signed distance transform), so loops stay loops, as when a person redraws it;
-    when thinning, a pen line along the skeleton keeps every stroke.
-    """
-    size = max(1, int(round(28 * scale)))
-    enlarged = np.asarray(Image.fromarray(np.float32(frame), "F").resize((size, size), Image.Resampling.BILINEAR))
-    shape = np.pad(enlarged > 0.4, int(brush) + 2)
-    width = shape.sum() / max(1, skeletonize(shape).sum())
-    inside = ndimage.distance_transform_edt(shape)
-    outside = ndimage.distance_transform_edt(~shape)
-    signed = np.where(shape, inside, -outside)
-    strokes = signed > (width - brush) / 2.0
-    if brush < width:
-        # Thinning: keep a pen line along the skeleton too, so no stroke vanishes.
-        strokes |= ndimage.distance_transform_edt(~skeletonize(shape)) <= brush / 2.0
-    return strokes
-
-
-def draw_on_canvas(
-    frame: np.ndarray,
-    *,
-    digit_height: int = 300,
-    brush: float = 24.0,
-    centre: tuple[int, int] = (200, 200),
-    canvas: int = 400,
-    background: str = "transparent",
-) -> Image.Image:
-    """An MNIST digit redrawn as hard black strokes, as someone would on the app's sketchpad.
-
-    Parameters
-    ----------
-    frame : (28, 28) float in [0, 1]
-    digit_height : int
-        Height of the digit's 20-pixel box on the canvas, pixels.
-    brush : float
-        Stroke width, pixels.
-    centre : (row, col)
-        Where the centre of the digit's box lands, moved as little as needed to keep it all on the canvas.
-    background : {'transparent', 'white'}
-        RGBA with transparent paper, or white RGB.
-    """
-    ink = hard_strokes(frame, scale=digit_height / 20.0, brush=brush)
-    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
-    ink = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-    if max(ink.shape) > canvas:
-        raise ValueError(f"a digit {ink.shape} does not fit on a {canvas}x{canvas} canvas")
-    # Centre the ink's box at `centre`, moved just enough to keep every stroke on the canvas.
-    top = int(np.clip(centre[0] - ink.shape[0] // 2, 0, canvas - ink.shape[0]))
-    left = int(np.clip(centre[1] - ink.shape[1] // 2, 0, canvas - ink.shape[1]))
-    full = np.zeros((canvas, canvas), dtype=bool)
-    full[top : top + ink.shape[0], left : left + ink.shape[1]] = ink
-    if background == "transparent":
-        rgba = np.zeros((canvas, canvas, 4), dtype=np.uint8)
-        rgba[..., 3] = full * 255
-        return Image.fromarray(rgba, "RGBA")
-    grey = np.where(full, 0, 255).astype(np.uint8)
-    return Image.fromarray(grey, "L").convert("RGB")
+from digit_core.strokes import draw_on_canvas, hard_strokes  # noqa: F401  (the tests' canvas drawings)
 
 
 def paper_scan(

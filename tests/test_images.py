@@ -146,3 +146,15 @@ def test_cmyk_jpeg_and_16_bit_png_are_read(drawing):
     reference = to_mnist_frame(drawing)
     for image in (cmyk, sixteen):
         assert np.abs(to_mnist_frame(image) - reference).mean() < 0.03
+
+
+def test_a_file_that_fails_to_read_is_refused_with_the_cause(tmp_path, monkeypatch, drawing):
+    path = tmp_path / "locked.png"
+    drawing.save(path)
+
+    def denied(self):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(type(path), "read_bytes", denied)
+    with pytest.raises(InvalidImageError, match="'locked.png' could not be read: Permission denied"):
+        open_image(path)

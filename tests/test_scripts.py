@@ -46,10 +46,12 @@ def test_train_with_a_missing_mnist_folder_says_so(tmp_path, capsys):
 
 
 def test_evaluate_ends_with_a_json_line(trained, mnist_dir, tmp_path, capsys):
-    assert evaluate.main(["--model", str(trained / "model.skops"), "--mnist", str(mnist_dir), "--limit", "300", "--out", str(tmp_path)]) == 0
+    argv = ["--model", str(trained / "model.skops"), "--mnist", str(mnist_dir), "--limit", "300", "--canvas", "40", "--out", str(tmp_path)]
+    assert evaluate.main(argv) == 0
     out = capsys.readouterr().out.strip().splitlines()
     summary = json.loads(out[-1])
-    assert set(summary) == {"accuracy", "ece", "n"} and summary["n"] == 300
+    assert set(summary) == {"accuracy", "ece", "n", "sets"} and summary["n"] == 300
+    assert summary["sets"][0]["set"] == "mnist_canvas" and summary["sets"][0]["n"] == 40
     assert any(line.startswith("digit  precision  recall") for line in out)
     assert (tmp_path / "confusion_matrix.png").is_file() and (tmp_path / "misclassified.png").is_file()
 
