@@ -13,7 +13,7 @@ import skops.io as sio
 
 from .errors import ModelLoadError, UntrustedModelError
 
-__all__ = ["TRUSTED_TYPES", "save_model", "load_model", "untrusted_types"]
+__all__ = ["TRUSTED_TYPES", "MAX_UNPACKED_BYTES", "MAX_SCHEMA_BYTES", "save_model", "load_model", "untrusted_types"]
 
 #: Every type a digit model file may hold beyond the builtins and numpy/scipy types skops trusts.
 TRUSTED_TYPES: tuple[str, ...] = (
@@ -65,8 +65,37 @@ def save_model(model, path: str | Path) -> Path:
     return path
 
 
+#: A model file unpacks to at most this many bytes (the full model's arrays are about 60 MB), and its
+#: ``schema.json`` to at most this many: checked from the zip's directory before anything is unpacked.
+MAX_UNPACKED_BYTES = 512 * 1024 * 1024
+MAX_SCHEMA_BYTES = 16 * 1024 * 1024
+
+
+def _check_sizes(path: Path) -> None:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ModelLoadError(f"{path} is not a readable skops model file ({exc}).") from exc
+    total = sum(member.file_size for member in members)
+    schema = sum(member.file_size for member in members if member.filename == "schema.json")
+    if total > MAX_UNPACKED_BYTES or schema > MAX_SCHEMA_BYTES:
+        raise ModelLoadError(
+            f"{path} would unpack to {total / 1e6:.0f} MB (schema.json {schema / 1e6:.0f} MB); a model file may "
+            f"unpack to at most {MAX_UNPACKED_BYTES / 1e6:.0f} MB with a schema of at most "
+            f"{MAX_SCHEMA_BYTES / 1e6:.0f} MB. It was not loaded."
+        )
+
+
 def untrusted_types(path: str | Path) -> list[str]:
-    """Types in a model file that are neither trusted by skops by default nor in :data:`TRUSTED_TYPES`."""
+    """Types in a model file that are neither trusted by skops by default nor in :data:`TRUSTED_TYPES`.
+
+    Raises
+    ------
+    ModelLoadError
+        Not a zip, or one that would unpack beyond :data:`MAX_UNPACKED_BYTES` (checked first).
+    """
+    _check_sizes(Path(path))
     try:
         found = sio.get_untrusted_types(file=path)
     except Exception as exc:  # a corrupt zip or schema can fail in many ways

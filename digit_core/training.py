@@ -38,6 +38,8 @@ class TrainingResult:
     n_calibration : int
     n_extra : int
         Extra labelled drawings included (before augmentation).
+    n_drawn : int
+        Frames of pen digits drawn as canvas strokes included.
     n_support_vectors : int
     seconds : dict
         Wall time of each stage.
@@ -49,6 +51,7 @@ class TrainingResult:
     n_calibration: int
     n_extra: int
     n_support_vectors: int
+    n_drawn: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -57,6 +60,7 @@ def train_model(
     *,
     profile: str | Profile = "compact",
     extra: ExtraSamples | None = None,
+    drawn: ExtraSamples | None = None,
     random_state: int = 0,
     n_jobs: int | None = -1,
     on_stage: Callable[[str, float], None] | None = None,
@@ -71,6 +75,11 @@ def train_model(
     extra : ExtraSamples, optional
         People's labelled drawings; they join the training rows (never the calibration split) and
         are augmented like MNIST.
+    drawn : ExtraSamples, optional
+        Frames of digits already drawn as canvas strokes in several brushes (real pen digits, see
+        :func:`digit_core.real_data.frame_pen_digits`): they join the training rows as they are. Not
+        redrawn again: on top of MNIST's own pen-redrawn copies, their augmented copies outweighed
+        MNIST (99.36% on its test set against 99.45%).
     random_state : int
     n_jobs : int, optional
         Workers for augmentation (joblib).
@@ -107,6 +116,9 @@ def train_model(
         fit_frames, fit_labels = augment(
             fit_frames, fit_labels, profile.augmentation, random_state=random_state, n_jobs=n_jobs
         )
+        if drawn is not None and len(drawn.labels):
+            fit_frames = np.concatenate([fit_frames, drawn.images.astype(np.float32)])
+            fit_labels = np.concatenate([fit_labels, drawn.labels.astype(fit_labels.dtype)])
     with stage("fit"):
         pipeline = make_pipeline(profile, accelerated=True)
         pipeline.fit(fit_frames.reshape(len(fit_frames), -1), fit_labels)
@@ -122,6 +134,7 @@ def train_model(
         n_fit=len(fit_labels),
         n_calibration=len(calibration_index),
         n_extra=n_extra,
+        n_drawn=0 if drawn is None else len(drawn.labels),
         n_support_vectors=int(pipeline.named_steps["svc"].support_vectors_.shape[0]),
         seconds=seconds,
     )

@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--pen", type=Path, default=None, metavar="NPZ",
                         help="real pen digits (unipen_dev.npz layout) drawn as canvas strokes and added to training; "
                         "the held-out sites are never used")
+    parser.add_argument("--pen-limit", type=int, default=None, metavar="N", help="use the first N pen digits of the training sites only")
     parser.add_argument("--out", type=Path, required=True, help="folder to write model.skops, README.md (card) and evaluation files")
     parser.add_argument("--limit", type=int, default=None, help="train on the first N MNIST training images only")
     parser.add_argument("--test-limit", type=int, default=None, help="evaluate on the first N test images only")
@@ -64,9 +65,7 @@ def _train(args: argparse.Namespace, command: str) -> int:
         test = test.head(args.test_limit)
     print(f"MNIST: {len(train)} training and {len(test)} test images ({args.mnist or 'OpenML'})")
     extra = _load_extras(args.extra)
-    pen = _load_pen(args.pen, n_jobs=args.n_jobs, seed=args.seed) if args.pen else None
-    if pen is not None:
-        extra = pen if extra is None else _concatenate([extra, pen])
+    pen, pen_sites = _load_pen(args.pen, limit=args.pen_limit, n_jobs=args.n_jobs, seed=args.seed) if args.pen else (None, [])
 
     bar = tqdm(total=len(STAGES), desc=f"training {args.profile}", unit="stage", file=sys.stderr)
 
@@ -75,7 +74,7 @@ def _train(args: argparse.Namespace, command: str) -> int:
         bar.set_postfix_str(stage)
         tqdm.write(f"stage {stage:<10} {seconds:8.1f} s")
 
-    result = train_model(train, profile=args.profile, extra=extra, random_state=args.seed, n_jobs=args.n_jobs, on_stage=on_stage)
+    result = train_model(train, profile=args.profile, extra=extra, drawn=pen, random_state=args.seed, n_jobs=args.n_jobs, on_stage=on_stage)
     bar.close()
 
     start = time.perf_counter()
@@ -110,7 +109,7 @@ def _train(args: argparse.Namespace, command: str) -> int:
         seconds={stage: round(seconds, 1) for stage, seconds in result.seconds.items()},
         data_md5=data_md5,
         n_pen=len(pen.labels) if pen is not None else 0,
-        pen_source=f"{args.pen.name}, {len(set(pen.sources))} sites" if pen is not None else "",
+        pen_source=f"{args.pen.name}: sites {', '.join(pen_sites)}" if pen is not None else "",
         pen_held_out=list(UNIPEN_HELD_OUT_SITES) if pen is not None else [],
         versions=library_versions(),
     )
@@ -126,25 +125,18 @@ def _train(args: argparse.Namespace, command: str) -> int:
     return 0
 
 
-def _load_pen(path: Path, *, n_jobs: int, seed: int) -> ExtraSamples:
+def _load_pen(path: Path, *, limit: int | None, n_jobs: int, seed: int) -> tuple[ExtraSamples, list[str]]:
     pen = load_pen_digits(path)
-    training_sites = pen.subset(~np.isin(pen.sources, UNIPEN_HELD_OUT_SITES))
+    training = ~np.isin(pen.sources, UNIPEN_HELD_OUT_SITES)
+    if limit is not None:
+        training &= np.cumsum(training) <= limit
+    training_sites = pen.subset(training)
     start = time.perf_counter()
     frames, labels = frame_pen_digits(training_sites, random_state=seed, n_jobs=n_jobs)
     sites = sorted(set(training_sites.sources))
     print(f"pen digits: {len(training_sites)} from sites {', '.join(sites)} drawn {len(PEN_STYLES)} ways -> "
           f"{len(labels)} frames in {time.perf_counter() - start:.1f} s (held out: {', '.join(UNIPEN_HELD_OUT_SITES)})")
-    return ExtraSamples(frames, labels, sources=[str(path)] * len(labels))
-
-
-def _concatenate(parts: list[ExtraSamples]) -> ExtraSamples:
-    return ExtraSamples(
-        images=np.concatenate([p.images for p in parts]),
-        labels=np.concatenate([p.labels for p in parts]),
-        sources=[s for p in parts for s in p.sources],
-        skipped=[s for p in parts for s in p.skipped],
-        duplicates=sum(p.duplicates for p in parts),
-    )
+    return ExtraSamples(frames, labels, sources=[str(path)] * len(labels)), sites
 
 
 def _load_extras(folders: list[Path]) -> ExtraSamples | None:

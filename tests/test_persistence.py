@@ -92,3 +92,15 @@ def test_starter_model_is_small_and_carries_its_card():
     assert facts["accuracy"] >= 0.993 and facts["ece"] <= 0.02 and facts["n_test"] == 10_000
     card = STARTER_MODEL_PATH.with_name("README.md").read_text()
     assert "model-index:" in card and "ylecun/mnist" in card and "train-images-idx3-ubyte.gz" in card
+
+
+def test_a_model_file_that_would_unpack_to_a_huge_schema_is_refused_before_unpacking(tmp_path):
+    path = tmp_path / "bomb.skops"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        with archive.open("schema.json", "w", force_zip64=True) as member:
+            chunk = b" " * (1 << 20)
+            for _ in range(200):  # 200 MB of spaces, a few hundred KB on disk
+                member.write(chunk)
+    assert path.stat().st_size < 2_000_000
+    with pytest.raises(ModelLoadError, match=r"would unpack to 210 MB \(schema.json 210 MB\).*It was not loaded"):
+        load_model(path)

@@ -227,3 +227,14 @@ def test_pen_strokes_are_drawn_as_the_sketchpad_sends_them(held_out_pen):
     assert (drawing[..., :3] == 0).all()  # black ink, the colour in alpha
     rows = np.flatnonzero(drawing[..., 3].max(axis=1) > 127)
     assert 200 <= rows[-1] - rows[0] + 1 <= 200 + 22 + 2  # the digit's height plus the brush
+
+
+def test_a_pen_set_is_written_as_canvas_pngs_with_their_labels(held_out_pen, tmp_path):
+    from digit_core.real_data import write_pen_set
+
+    few = held_out_pen.subset(np.arange(len(held_out_pen)) < 5)
+    written = write_pen_set(few, tmp_path / "pen")
+    assert [item.label for item in written.items] == [str(d) for d in few.labels]
+    with Image.open(written.items[0].path) as image:
+        assert image.mode == "RGBA" and image.size == (400, 400)
+    assert written.single_digits

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from digit_core.card import read_card_facts
+from digit_core.data import file_md5
 from digit_core.persistence import load_model
 from scripts import benchmark, evaluate, flags, predict, push_to_hub, train
 from tests.conftest import ROOT
@@ -31,6 +32,20 @@ def test_train_writes_model_card_report_and_pictures(trained, capsys):
     assert set(facts["seconds"]) == {"split", "augment", "fit", "calibrate", "evaluate"}
     assert facts["data_md5"]["train-images-idx3-ubyte.gz"] == "f68b3c2dcbeaaa9fbdd348bbdeb94873"
     load_model(trained / "model.skops")
+
+
+def test_train_with_pen_digits_credits_them_in_the_card_with_their_checksum(mnist_dir, tmp_path, capsys):
+    pen = ROOT.parent / "shared" / "real" / "unipen_dev.npz"
+    argv = ["--mnist", str(mnist_dir), "--pen", str(pen), "--pen-limit", "200", "--out", str(tmp_path),
+            "--limit", "1000", "--test-limit", "100", "--n-jobs", "1"]
+    assert train.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "pen digits: 200 from sites" in out and "(held out: ced, app, aga, imp)" in out
+    facts = read_card_facts(tmp_path / "README.md")
+    assert facts["n_pen"] == 400 and facts["pen_held_out"] == ["ced", "app", "aga", "imp"]
+    assert facts["data_md5"]["unipen_dev.npz"] == file_md5(pen)
+    card = (tmp_path / "README.md").read_text()
+    assert "UNIPEN" in card and "CC BY 4.0" in card and "400 canvas drawings of real" in card
 
 
 def test_train_prints_the_wall_time_of_each_stage(mnist_dir, tmp_path, capsys):
