@@ -52,8 +52,8 @@ class Profile:
 #:   drawings: drawn MNIST digits went from 98.5% to 99.2% (originals 99.5%), MNIST stayed 99.45%.
 #:   Real pen digits drawn on a canvas (``train.py --pen``, 11,954 frames, not augmented again) teach
 #:   it other writers' styles, small digits drawn with a fat brush above all; alone they cost MNIST
-#:   0.08-0.11 points (99.37%, 99.34%), which one elastic copy of MNIST wins back: 99.44%, 11,097
-#:   support vectors, 6.1 MB, 5 min 52 s.
+#:   0.08-0.11 points (99.37%, 99.34%), which one elastic copy of MNIST wins back: 99.45%, 10,367
+#:   support vectors, 5.7 MB, 6 min 34 s on 2 cores (drawing the pen digits takes 2-3 min of it).
 #: - full: no PCA and an x14 training set: one-pixel shifts (4), rotations of +-5 degrees (2),
 #:   elastic distortions (4: max 2.5 px, sigma 4), strokes one pixel thicker (1) and the two
 #:   pen-redrawn copies. Measured on 2 cores: x8 (shifts, 1 elastic, redrawn) 99.53% in 7.4 min;
