@@ -205,9 +205,12 @@ def load_extra_folder(folder: str | Path) -> ExtraSamples:
       images in such a folder that its metadata does not list are ignored;
     - the older convention: image files whose name holds the digit as a ``_``-separated part.
 
-    Every image goes through :func:`digit_core.framing.to_mnist_frame`, as uploads do. Files that cannot
-    be read or labelled are listed in ``skipped`` with the reason; exact duplicates (the same frame
-    with the same label) are kept once.
+    A flagged sample trains on the frame the model was served and the person corrected (the
+    metadata's ``frame``, 28 rows of 28 integers 0-255), so that a digit read from a page with its
+    ruled lines removed trains without them; every other image goes through
+    :func:`digit_core.framing.to_mnist_frame`, as uploads do. Files that cannot be read or labelled
+    are listed in ``skipped`` with the reason; exact duplicates (the same frame with the same label)
+    are kept once.
 
     Raises
     ------
@@ -219,9 +222,11 @@ def load_extra_folder(folder: str | Path) -> ExtraSamples:
         raise DatasetError(f"extra folder {folder} does not exist or is not a folder.")
     labelled, skipped = _labelled_files(folder)
     images, labels, sources, seen, duplicates = [], [], [], set(), 0
-    for path, label in labelled:
+    for path, label, served in labelled:
         try:
-            frame = to_mnist_frame(open_image(path))
+            if not path.is_file():
+                raise DatasetError(f"{path.name} is listed in metadata.jsonl but the image is missing")
+            frame = served if served is not None else to_mnist_frame(open_image(path))
         except DigitCoreError as exc:
             skipped.append((str(path), str(exc)))
             continue
@@ -237,8 +242,18 @@ def load_extra_folder(folder: str | Path) -> ExtraSamples:
     return ExtraSamples(stacked, np.asarray(labels, dtype=np.uint8), sources, skipped, duplicates)
 
 
-def _labelled_files(folder: Path) -> tuple[list[tuple[Path, int]], list[tuple[str, str]]]:
-    labelled: list[tuple[Path, int]] = []
+def _served_frame(entry: dict) -> np.ndarray | None:
+    frame = entry.get("frame")
+    if frame is None:
+        return None
+    array = np.asarray(frame, dtype=np.float32)
+    if array.shape != (28, 28) or not np.isfinite(array).all():
+        raise ValueError(f"frame has shape {array.shape}; expected 28 rows of 28 values 0-255")
+    return np.clip(array / 255.0, 0.0, 1.0)
+
+
+def _labelled_files(folder: Path) -> tuple[list[tuple[Path, int, np.ndarray | None]], list[tuple[str, str]]]:
+    labelled: list[tuple[Path, int, np.ndarray | None]] = []
     skipped: list[tuple[str, str]] = []
     described: set[Path] = set()
     catalogued: set[Path] = set()  # folders whose images are listed by a metadata.jsonl
@@ -258,10 +273,11 @@ def _labelled_files(folder: Path) -> tuple[list[tuple[Path, int]], list[tuple[st
                 label = entry["label"]
                 if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label <= 9:
                     raise InvalidLabelError(f"label {label!r} is not an integer 0-9")
+                served = _served_frame(entry)
             except (ValueError, KeyError, TypeError) as exc:
                 skipped.append((where, f"unreadable metadata line: {exc}"))
                 continue
-            labelled.append((path, label))
+            labelled.append((path, label, served))
     for path in sorted(folder.rglob("*")):
         if path.suffix.lower() not in _IMAGE_SUFFIXES or path.resolve() in described:
             continue
@@ -270,7 +286,7 @@ def _labelled_files(folder: Path) -> tuple[list[tuple[Path, int]], list[tuple[st
         if any(part.startswith(".") for part in path.relative_to(folder).parts):
             continue
         try:
-            labelled.append((path, label_from_filename(path.name)))
+            labelled.append((path, label_from_filename(path.name), None))
         except InvalidLabelError as exc:
             skipped.append((str(path), str(exc)))
     return labelled, skipped

@@ -99,3 +99,28 @@ def test_extra_folder_reads_both_layouts_and_reports_what_it_skips(tmp_path, mni
 def test_missing_extra_folder_is_named(tmp_path):
     with pytest.raises(DatasetError, match="nowhere"):
         load_extra_folder(tmp_path / "nowhere")
+
+
+def test_a_flagged_sample_trains_on_the_frame_that_was_served(tmp_path, mnist_test):
+    from digit_core.flagging import FlagStore
+
+    # The person corrected what the model saw: say, a digit read off a page with its ruled line
+    # removed. Re-framing the stored image would bring the line back.
+    drawing = draw_on_canvas(mnist_test.images[0], digit_height=250, brush=20)
+    served = mnist_test.images[1]
+    FlagStore(tmp_path).add(drawing, label=2, frame=served)
+    FlagStore(tmp_path).add(drawing, label=7)  # no frame recorded: framed from the image
+    extra = load_extra_folder(tmp_path)
+    assert sorted(extra.labels.tolist()) == [2, 7]
+    by_label = dict(zip(extra.labels.tolist(), extra.images))
+    np.testing.assert_allclose(by_label[2], np.round(served * 255) / 255, atol=1e-6)
+    assert np.corrcoef(by_label[7].ravel(), mnist_test.images[0].ravel())[0, 1] > 0.8
+
+
+def test_a_flag_whose_image_is_missing_is_skipped_by_name(tmp_path, mnist_test):
+    from digit_core.flagging import FlagStore
+
+    sample = FlagStore(tmp_path).add(draw_on_canvas(mnist_test.images[0], digit_height=250, brush=20), label=7, frame=mnist_test.images[0])
+    next(tmp_path.rglob(f"{sample}.png")).unlink()
+    extra = load_extra_folder(tmp_path)
+    assert len(extra.labels) == 0 and "the image is missing" in extra.skipped[0][1]
