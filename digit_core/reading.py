@@ -126,8 +126,10 @@ _TOUCHING_WIDTH = 1.2
 #: ...and is tried as two unless it is read as one digit at least this surely...
 _SURE_OF_ONE = 0.9
 #: ...or it is at least this wide, which single digits hardly ever are (cheque digits' 95th percentile
-#: of width / height is 1.4).
-_SURELY_TOUCHING_WIDTH = 1.8
+#: of width / height is 1.4): then it is cut at its best place whatever the whole reads as. On the
+#: dev half of the cheques: digit boxes found 77.9% -> 83.1%, amounts with the right digit count
+#: 57.8% -> 66.3% (at 1.8: 80.7%, 62.5%; at 1.35, too many digits grow from 30 to 58 of 400).
+_SURELY_TOUCHING_WIDTH = 1.5
 #: Cuts are tried at the thinnest columns in the middle part of the mark, this far from either side.
 _CUT_MARGIN = 0.25
 
@@ -155,7 +157,8 @@ def _split_touching_by_reading(model, ink, region, frame, probabilities, *, line
     # more likely than the mark read as one digit. Halves may split again (three touching zeros).
     whole = [(region, frame, probabilities)]
     height = max(region.height, line_height)
-    sure = float(probabilities.max()) >= _SURE_OF_ONE and region.width < _SURELY_TOUCHING_WIDTH * height
+    surely_several = region.width >= _SURELY_TOUCHING_WIDTH * height
+    sure = float(probabilities.max()) >= _SURE_OF_ONE and not surely_several
     if depth >= 3 or region.width < _TOUCHING_WIDTH * height or sure:
         return whole
     profile = ndimage.uniform_filter1d(region.mask.sum(axis=0).astype(float), size=3)
@@ -163,7 +166,8 @@ def _split_touching_by_reading(model, ink, region, frame, probabilities, *, line
     if hi - lo < 2:
         return whole
     candidates = lo + np.argsort(profile[lo:hi], kind="stable")[:3]
-    best, best_score = None, float(probabilities.max())
+    # A mark this wide is cut at its best place however surely it reads as one digit.
+    best, best_score = None, -1.0 if surely_several else float(probabilities.max())
     for cut in candidates:
         halves = [_columns(region, 0, int(cut)), _columns(region, int(cut), region.width)]
         if any(h is None for h in halves):
