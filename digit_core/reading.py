@@ -169,7 +169,7 @@ def _split_touching_by_reading(model, ink, region, frame, probabilities, *, line
     # A mark this wide is cut at its best place however surely it reads as one digit.
     best, best_score = None, -1.0 if surely_several else float(probabilities.max())
     for cut in candidates:
-        halves = [_columns(region, 0, int(cut)), _columns(region, int(cut), region.width)]
+        halves = [region.columns(0, int(cut)), region.columns(int(cut), region.width)]
         if any(h is None for h in halves):
             continue
         half_frames = [_frame_region(ink, h) for h in halves]
@@ -183,12 +183,3 @@ def _split_touching_by_reading(model, ink, region, frame, probabilities, *, line
     for half, half_frame, half_p in zip(*best):
         out.extend(_split_touching_by_reading(model, ink, half, half_frame, half_p, line_height=line_height, depth=depth + 1))
     return out
-
-
-def _columns(region: DigitRegion, start: int, stop: int) -> DigitRegion | None:
-    piece = region.mask[:, start:stop]
-    rows = np.flatnonzero(piece.any(axis=1))
-    if len(rows) == 0 or not piece.any(axis=0).any():
-        return None
-    left, top = region.box[0] + start, region.box[1] + int(rows[0])
-    return DigitRegion(box=(left, top, region.box[0] + stop, region.box[1] + int(rows[-1]) + 1), mask=piece[rows[0] : rows[-1] + 1])

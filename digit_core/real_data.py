@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 from joblib import Parallel, delayed
+from PIL import Image
 
 from .errors import DatasetError, NoDigitFoundError
 from .framing import to_mnist_frame
@@ -37,6 +38,7 @@ __all__ = [
     "write_pen_set",
     "write_crop_set",
     "document_key",
+    "write_labels",
     "UNIPEN_HELD_OUT_SITES",
     "LABELS_FILENAME",
 ]
@@ -290,8 +292,6 @@ def write_pen_set(
 
     Returns the written set.
     """
-    from PIL import Image
-
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(random_state)
@@ -300,16 +300,13 @@ def write_pen_set(
         drawing = draw_strokes(pen.strokes(index), height=rng.uniform(*style.height), brush=rng.uniform(*style.brush))
         name = f"{pen.sources[index]}_{index:05d}_{pen.labels[index]}.png"
         Image.fromarray(drawing, "RGBA").save(folder / name)
-        rows.append((name, str(pen.labels[index]), ""))
-    _write_labels(folder, rows)
-    return load_labelled_set(folder)
+        rows.append((name, str(pen.labels[index]), None))
+    return write_labels(folder, rows)
 
 
 def write_crop_set(numbers: LabelledSet, folder: str | Path) -> LabelledSet:
     """Cut every boxed digit out of a set of numbers into its own image: a single-digit set in
     ``folder`` (PNG crops, ``labels.csv``). Numbers without boxes are passed over."""
-    from PIL import Image
-
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -321,9 +318,8 @@ def write_crop_set(numbers: LabelledSet, folder: str | Path) -> LabelledSet:
             for position, ((x, y, w, h), digit) in enumerate(zip(item.boxes, item.label)):
                 name = f"{item.path.name.split('.')[0]}_{position}_{digit}.png"
                 image.crop((x, y, x + w, y + h)).save(folder / name)
-                rows.append((name, digit, ""))
-    _write_labels(folder, rows)
-    return load_labelled_set(folder)
+                rows.append((name, digit, None))
+    return write_labels(folder, rows)
 
 
 def document_key(item: LabelledImage) -> str:
@@ -332,8 +328,21 @@ def document_key(item: LabelledImage) -> str:
     return item.path.name.split(".")[0]
 
 
-def _write_labels(folder: Path, rows: list[tuple[str, str, str]]) -> None:
+def write_labels(folder: str | Path, items) -> LabelledSet:
+    """Write ``folder/labels.csv`` for images already in place and return the set.
+
+    Parameters
+    ----------
+    folder : str or Path
+    items : iterable of (file, label, boxes)
+        ``file`` relative to ``folder`` (or absolute), ``label`` a digit string, ``boxes`` a sequence of
+        ``(x, y, w, h)`` per digit or None.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
     with open(folder / LABELS_FILENAME, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["file", "label", "boxes"])
-        writer.writerows(rows)
+        for file, label, boxes in items:
+            writer.writerow([str(file), str(label), json.dumps([list(box) for box in boxes]) if boxes else ""])
+    return load_labelled_set(folder)

@@ -62,6 +62,15 @@ class DigitRegion:
     def height(self) -> int:
         return self.box[3] - self.box[1]
 
+    def columns(self, start: int, stop: int) -> "DigitRegion | None":
+        """The strokes in columns ``start:stop`` of the box, trimmed to their rows (None if none)."""
+        piece = self.mask[:, start:stop]
+        rows = np.flatnonzero(piece.any(axis=1))
+        if len(rows) == 0:
+            return None
+        left, top = self.box[0] + start, self.box[1] + int(rows[0])
+        return DigitRegion(box=(left, top, self.box[0] + stop, self.box[1] + int(rows[-1]) + 1), mask=piece[rows[0] : rows[-1] + 1])
+
 
 def remove_ruling_lines(mask: np.ndarray, *, digit_height: float) -> np.ndarray:
     """Remove horizontal and vertical lines much longer than a digit is tall.
@@ -258,15 +267,6 @@ def _split_touching(group: DigitRegion, *, digit_width: float) -> list[DigitRegi
             cuts.append(cut)
     if not cuts:
         return [group]
-    pieces = []
     edges = [0, *cuts, group.width]
-    for start, stop in zip(edges[:-1], edges[1:]):
-        piece = group.mask[:, start:stop]
-        rows = np.flatnonzero(piece.any(axis=1))
-        if len(rows) == 0:
-            continue
-        left, top = group.box[0] + start, group.box[1] + rows[0]
-        pieces.append(
-            DigitRegion(box=(left, top, group.box[0] + stop, group.box[1] + rows[-1] + 1), mask=piece[rows[0] : rows[-1] + 1])
-        )
-    return pieces
+    pieces = [group.columns(start, stop) for start, stop in zip(edges[:-1], edges[1:])]
+    return [piece for piece in pieces if piece is not None]

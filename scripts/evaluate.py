@@ -33,6 +33,7 @@ from digit_core.real_data import (
     load_labelled_set,
     load_pen_digits,
     write_crop_set,
+    write_labels,
     write_pen_set,
 )
 from digit_core.strokes import draw_on_canvas
@@ -119,7 +120,7 @@ def write_canvas_set(test, folder: Path, *, n: int, seed: int = 2026) -> Labelle
     canvas, on transparent or white paper."""
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    rows = ["file,label,boxes"]
+    rows = []
     for i in rng.choice(len(test), n, replace=False):
         height = int(rng.integers(100, 300))
         drawing = draw_on_canvas(
@@ -131,9 +132,8 @@ def write_canvas_set(test, folder: Path, *, n: int, seed: int = 2026) -> Labelle
         )
         name = f"mnist_test_{i:05d}_{test.labels[i]}.png"
         drawing.save(folder / name)
-        rows.append(f"{name},{test.labels[i]},")
-    (folder / "labels.csv").write_text("\n".join(rows) + "\n")
-    return load_labelled_set(folder)
+        rows.append((name, str(test.labels[i]), None))
+    return write_labels(folder, rows)
 
 
 def build_real_sets(real: Path, out: Path) -> list[LabelledSet]:
@@ -151,14 +151,8 @@ def build_real_sets(real: Path, out: Path) -> list[LabelledSet]:
     cheques_path = real / CHEQUE_FOLDER
     if cheques_path.is_dir():
         cheques = load_labelled_set(cheques_path).where(lambda item: held_out(document_key(item)))
-        amounts = out / "cheque_amounts"
-        amounts.mkdir(parents=True, exist_ok=True)
-        with open(amounts / "labels.csv", "w", encoding="utf-8") as handle:
-            handle.write("file,label,boxes\n")
-            for item in cheques.items:
-                boxes = json.dumps([list(box) for box in item.boxes]) if item.boxes else ""
-                handle.write(f'{item.path.resolve()},{item.label},"{boxes}"\n')
-        sets.append(load_labelled_set(amounts))
+        # The amounts are read where they lie: labels.csv names them by absolute path.
+        sets.append(write_labels(out / "cheque_amounts", ((item.path.resolve(), item.label, item.boxes) for item in cheques.items)))
         sets.append(write_crop_set(cheques, out / "cheque_digits"))
     if not sets:
         raise DatasetError(f"{real} holds neither {PEN_FILE} nor {CHEQUE_FOLDER}/.")
