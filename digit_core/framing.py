@@ -80,7 +80,8 @@ def to_mnist_frame(image, *, working_side: int = _WORKING_SIDE) -> np.ndarray:
         Any mode or shape :func:`digit_core.images.to_grayscale` accepts; any size; dark ink on
         light paper or light ink on dark.
     working_side : int
-        Larger images are first reduced (with anti-aliasing) so that their longer side is this long.
+        Larger images are first reduced (with anti-aliasing) so that their longer side is this long;
+        images under 96 px are enlarged to at least 96 px.
 
     Returns
     -------
@@ -95,6 +96,7 @@ def to_mnist_frame(image, *, working_side: int = _WORKING_SIDE) -> np.ndarray:
     """
     grey = to_grayscale(image)
     longest = max(grey.shape)
+    background_size = None
     if longest > working_side:
         scale = working_side / longest
         grey = resize(grey, (max(1, round(grey.shape[0] * scale)), max(1, round(grey.shape[1] * scale))))
@@ -104,8 +106,8 @@ def to_mnist_frame(image, *, working_side: int = _WORKING_SIDE) -> np.ndarray:
         # tone: no background opening.
         factor = int(np.ceil(_SMALL_SIDE / longest))
         grey = resize(grey, (grey.shape[0] * factor, grey.shape[1] * factor))
-        return frame_from_ink(*extract_ink(grey, background_size=max(grey.shape), crop_of_one=True))
-    return frame_from_ink(*extract_ink(grey, crop_of_one=True))
+        background_size = max(grey.shape)
+    return frame_from_ink(*extract_ink(grey, background_size=background_size, crop_of_one=True))
 
 
 def extract_ink(

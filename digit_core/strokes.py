@@ -19,7 +19,7 @@ from PIL import Image, ImageDraw
 from scipy import ndimage
 from skimage.morphology import skeletonize
 
-__all__ = ["draw_strokes", "restyle", "hard_strokes", "draw_on_canvas", "SUPERSAMPLE"]
+__all__ = ["draw_strokes", "hard_strokes", "draw_on_canvas", "SUPERSAMPLE"]
 
 #: Strokes are drawn this many times larger and reduced, which gives them anti-aliased edges as a
 #: browser canvas does.
@@ -91,57 +91,6 @@ def draw_strokes(
     rgba = np.zeros((height_px, width_px, 4), dtype=np.uint8)
     rgba[..., 3] = alpha
     return rgba
-
-
-def restyle(strokes: Sequence[np.ndarray], label: int, rng: np.random.Generator) -> list[np.ndarray]:
-    """The same digit written in a style MNIST's writers hardly used, as a new trajectory.
-
-    - 0: a slash through it, or an oval much wider than tall (as cheques' cents are written);
-    - 1: a long flag from the left up to the top, sometimes a foot;
-    - 7: a bar across the stem;
-    - every digit: written wider or narrower (horizontal scale 0.7-1.5) and slanted (shear +-0.3).
-
-    Parameters
-    ----------
-    strokes : sequence of ndarray of shape (n_points, 2)
-        ``x, y`` positions, ``y`` growing downwards.
-    label : int
-    rng : numpy.random.Generator
-
-    Returns
-    -------
-    list of ndarray of shape (n_points, 2), float64
-    """
-    parts = [np.asarray(stroke, dtype=np.float64).copy() for stroke in strokes if len(stroke)]
-    points = np.concatenate(parts)
-    (left, top), (right, bottom) = points.min(axis=0), points.max(axis=0)
-    width, height = max(right - left, 1e-6), max(bottom - top, 1e-6)
-    if label == 0:
-        if rng.random() < 0.5:
-            margin = 0.12
-            parts.append(np.array([[right + margin * width, top - margin * height], [left - margin * width, bottom + margin * height]]))
-        else:
-            parts = [np.column_stack([p[:, 0] * rng.uniform(1.6, 2.4), p[:, 1]]) for p in parts]
-    elif label == 1:
-        # The top of a 1 is its highest point; the flag comes down to the left to 25-50% of the height.
-        peak = points[np.argmin(points[:, 1])]
-        drop = rng.uniform(0.25, 0.5) * height
-        reach = rng.uniform(0.2, 0.45) * height
-        parts.insert(0, np.array([[peak[0] - reach, peak[1] + drop], peak]))
-        if rng.random() < 0.4:
-            foot = 0.25 * height
-            base = points[np.argmax(points[:, 1])]
-            parts.append(np.array([[base[0] - foot, base[1]], [base[0] + foot, base[1]]]))
-    elif label == 7:
-        # A bar across the stem at 45-60% of the height, centred on the stem there.
-        level = top + rng.uniform(0.45, 0.6) * height
-        near = points[np.abs(points[:, 1] - level) <= 0.08 * height]
-        stem = float(np.median(near[:, 0])) if len(near) else (left + right) / 2
-        half = rng.uniform(0.2, 0.35) * max(width, 0.5 * height)
-        parts.append(np.array([[stem - half, level], [stem + half, level]]))
-    stretch, shear = rng.uniform(0.7, 1.5), rng.uniform(-0.3, 0.3)
-    centre_y = (top + bottom) / 2
-    return [np.column_stack([p[:, 0] * stretch + shear * (p[:, 1] - centre_y), p[:, 1]]) for p in parts]
 
 
 def hard_strokes(frame: np.ndarray, *, scale: float, brush: float) -> np.ndarray:
