@@ -13,13 +13,12 @@ from PIL import Image, ImageDraw, ImageFont
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from scipy import ndimage
-from skimage.filters import threshold_otsu
 
 from .calibration import expected_calibration_error
 from .data import Split
 from .errors import DigitCoreError
-from .framing import textbook_frame
-from .images import open_image, to_grayscale
+from .framing import textbook_frame, textbook_ink
+from .images import open_image
 from .inference import predict_proba
 from .reading import read_digits
 
@@ -290,12 +289,7 @@ def evaluate_set(model, labelled, *, name: str | None = None) -> SetEvaluation:
             truths.append(truth)
             if reading and reading.digits:
                 confusion[truth, reading.digits[0].digit] += 1
-            try:
-                if image is None:
-                    raise DigitCoreError("unreadable")
-                baseline_frames.append(textbook_frame(image))
-            except DigitCoreError:
-                baseline_frames.append(np.zeros((28, 28), np.float32))
+            baseline_frames.append(_textbook_frame_or_blank(image))
         else:
             if item.boxes is not None:
                 read_boxes = [(d.box, d.digit) for d in reading.digits] if reading else []
@@ -369,14 +363,24 @@ def _best_match(box, read_boxes) -> int | None:
     return int(np.argmax(scores))
 
 
+def _textbook_frame_or_blank(image) -> np.ndarray:
+    # An unreadable or uniform image counts as read wrong: a blank frame.
+    if image is None:
+        return np.zeros((28, 28), np.float32)
+    try:
+        return textbook_frame(image)
+    except DigitCoreError:
+        return np.zeros((28, 28), np.float32)
+
+
 def _textbook_read(model, image) -> str:
     # The textbook way to read a number: Otsu, connected components (specks under 2% of the largest
     # dropped), each framed the textbook way, left to right.
-    grey = to_grayscale(image)
-    ink = 1.0 - grey if np.median(grey) > (grey.min() + grey.max()) / 2 else grey
-    if float(ink.max() - ink.min()) < 1e-6:
+    try:
+        ink, mask = textbook_ink(image)
+    except DigitCoreError:
         return ""
-    labels, count = ndimage.label(ink > threshold_otsu(ink), structure=np.ones((3, 3), dtype=bool))
+    labels, count = ndimage.label(mask, structure=np.ones((3, 3), dtype=bool))
     if count == 0:
         return ""
     areas = np.bincount(labels.ravel())[1:]

@@ -31,6 +31,7 @@ __all__ = [
     "estimate_stroke_width",
     "deskew",
     "textbook_frame",
+    "textbook_ink",
 ]
 
 #: Side of the MNIST frame, in pixels.
@@ -448,6 +449,29 @@ def _deskew_chunk(frames: np.ndarray) -> np.ndarray:
     return ((1 - fraction) * left_value + fraction * right_value).astype(np.float32)
 
 
+def textbook_ink(image) -> tuple[np.ndarray, np.ndarray]:
+    """The textbook separation of ink from paper: grey, polarity (paper is the median tone), one Otsu
+    threshold. The first half of :func:`textbook_frame`, also used to read numbers the textbook way.
+
+    Returns
+    -------
+    ink : ndarray of shape (H, W), float32 in [0, 1]
+        Bright ink on dark paper.
+    mask : ndarray of shape (H, W), bool
+        ``ink`` above Otsu's threshold.
+
+    Raises
+    ------
+    NoDigitFoundError
+        A uniform image.
+    """
+    grey = to_grayscale(image)
+    ink = 1.0 - grey if np.median(grey) > (grey.min() + grey.max()) / 2 else grey
+    if float(ink.max() - ink.min()) < 1e-6:
+        raise NoDigitFoundError("no digit found: the image is uniform.")
+    return ink, ink > threshold_otsu(ink)
+
+
 def textbook_frame(image) -> np.ndarray:
     """The textbook framing, kept as a baseline to measure :func:`to_mnist_frame` against.
 
@@ -469,11 +493,7 @@ def textbook_frame(image) -> np.ndarray:
     NoDigitFoundError
         A uniform image.
     """
-    grey = to_grayscale(image)
-    ink = 1.0 - grey if np.median(grey) > (grey.min() + grey.max()) / 2 else grey
-    if float(ink.max() - ink.min()) < 1e-6:
-        raise NoDigitFoundError("no digit found: the image is uniform.")
-    mask = ink > threshold_otsu(ink)
+    ink, mask = textbook_ink(image)
     ink, mask = _crop(ink * mask, mask)
     scale = BOX_SIZE / max(mask.shape)
     boxed = resize(ink, (max(1, round(ink.shape[0] * scale)), max(1, round(ink.shape[1] * scale))))

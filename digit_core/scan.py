@@ -167,9 +167,12 @@ def _union(a: DigitRegion, b: DigitRegion) -> DigitRegion:
     return DigitRegion(box=(left, top, right, bottom), mask=mask)
 
 
+def _shared_columns(a: DigitRegion, b: DigitRegion) -> int:
+    return min(a.box[2], b.box[2]) - max(a.box[0], b.box[0])
+
+
 def _column_overlap(a: DigitRegion, b: DigitRegion) -> float:
-    overlap = min(a.box[2], b.box[2]) - max(a.box[0], b.box[0])
-    return overlap / max(1, min(a.width, b.width))
+    return _shared_columns(a, b) / max(1, min(a.width, b.width))
 
 
 def _merge_strokes(components: list[DigitRegion]) -> list[DigitRegion]:
@@ -204,7 +207,7 @@ def _merge_strokes(components: list[DigitRegion]) -> list[DigitRegion]:
             nearest = others[int(np.argmin(distances))]
             if min(distances) > 0.5 * line_height:
                 continue
-            if _column_overlap(piece, groups[nearest]) * min(piece.width, groups[nearest].width) < _PIECE_OVERLAP * piece.width:
+            if _shared_columns(piece, groups[nearest]) < _PIECE_OVERLAP * piece.width:
                 # Beside a digit rather than over it: a full stop, a comma, a dash or an equals sign
                 # between or after the digits. Not part of a digit; dropped as punctuation.
                 del groups[i]

@@ -108,7 +108,7 @@ def _train(args: argparse.Namespace, command: str) -> int:
         command=command,
         seconds={stage: round(seconds, 1) for stage, seconds in result.seconds.items()},
         data_md5=data_md5,
-        n_pen=len(pen.labels) if pen is not None else 0,
+        n_pen=result.n_drawn,
         pen_source=f"{args.pen.name}: sites {', '.join(pen_sites)}" if pen is not None else "",
         pen_held_out=list(UNIPEN_HELD_OUT_SITES) if pen is not None else [],
         versions=library_versions(),
