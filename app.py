@@ -14,19 +14,24 @@ import argparse
 import logging
 import os
 from pathlib import Path
-from typing import Any
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import partial
 
 import gradio as gr
 import numpy as np
-from gradio.flagging import FlaggingCallback
 from PIL import Image
 
 from digit_core import config
 from digit_core.errors import DigitCoreError, InvalidImageError, NoDigitFoundError
-from digit_core.flagging import FlagStore
+from digit_core.flagging import FlagStore, validate_label
 from digit_core.hub import LoadedModel, resolve_model
 from digit_core.images import ACCEPTED_FORMATS, open_image
 from digit_core.reading import ReadDigit, Reading, read_digits
+from digit_core.screening import FlagGate, client_key
 
 logger = logging.getLogger("digit_app")
 
@@ -36,6 +41,10 @@ NOT_SURE_BELOW = 0.6
 FRAME_DISPLAY_SIZE = 224
 #: Uploads are shown at most this wide or tall (boxes are scaled to match).
 DISPLAY_SIDE = 1024
+#: A session keeps the image it may flag at most this many pixels on its longer side.
+FLAG_IMAGE_SIDE = 640
+#: A session's state (its last reading) is dropped this long after its last use.
+STATE_SECONDS = 15 * 60
 #: Two workers for a 2-core machine: each prediction is CPU-bound and takes a few milliseconds.
 CONCURRENCY = 2
 DRAW_FIRST = "Draw a digit first."
@@ -55,40 +64,113 @@ SELECT_BRUSH_JS = """
 UPLOAD_FIRST = f"Upload an image first ({ACCEPTED_FORMATS})."
 
 
-class DigitFlaggingCallback(FlaggingCallback):
-    """Gradio's flagging interface over :class:`digit_core.flagging.FlagStore`.
+class SessionOrder:
+    """One lock per page session, so that a session's canvas events run one after another, in the
+    order the queue hands them out, while other sessions' events run beside them (no lane shared
+    between users). Remembers at most ``max_sessions`` sessions, the least recent forgotten first."""
 
-    ``flag_data`` is ``[image, correct_digit, last_reading]``, where ``last_reading`` is the state dict
-    the app keeps after each prediction; ``flag_option`` is ``"wrong"`` or ``"correct"``.
+    def __init__(self, max_sessions: int = 10_000):
+        self.max_sessions = max_sessions
+        self._locks: OrderedDict[str, threading.Lock] = OrderedDict()
+        self._guard = threading.Lock()
+
+    @contextmanager
+    def turn(self, request: gr.Request | None) -> Iterator[None]:
+        session = getattr(request, "session_hash", None) if request is not None else None
+        if session is None:
+            yield
+            return
+        with self._guard:
+            lock = self._locks.pop(session, None) or threading.Lock()
+            self._locks[session] = lock
+            while len(self._locks) > self.max_sessions:
+                self._locks.popitem(last=False)
+        with lock:
+            yield
+
+
+@dataclass
+class AppContext:
+    """What every handler shares: the model being served, the flag store and the flag gate.
+
+    Attributes
+    ----------
+    loaded : LoadedModel
+    store : FlagStore
+    gate : FlagGate
+        Per-client rate limit and screening of flags.
+    store_problem : str or None
+        Why flags cannot be saved (checked at start), shown on the page; None when all is well.
+    order : SessionOrder
+        Keeps each page's canvas events in order.
     """
 
-    def __init__(self, loaded: LoadedModel, *, store: FlagStore | None = None):
-        self.loaded = loaded
-        self.store = store
+    loaded: LoadedModel
+    store: FlagStore
+    gate: FlagGate
+    store_problem: str | None = None
+    order: SessionOrder = field(default_factory=SessionOrder)
 
-    def setup(self, components, flagging_dir: str):
-        if self.store is None:
-            self.store = FlagStore.with_hub_sync(flagging_dir, repo_id=config.FLAG_REPO, token=config.HF_TOKEN)
+    @classmethod
+    def create(
+        cls,
+        loaded: LoadedModel,
+        *,
+        flag_dir: str | Path = config.FLAG_DIR,
+        flag_store: FlagStore | None = None,
+        flag_gate: FlagGate | None = None,
+    ) -> "AppContext":
+        """The context for a model and a flag folder: the store is checked and cleaned up once, here."""
+        store = flag_store or FlagStore.with_hub_sync(flag_dir, repo_id=config.FLAG_REPO, token=config.HF_TOKEN)
+        problem = store.check_writable()
+        if problem:
+            logger.error("flag store unusable: %s", problem)
+        else:
+            removed = store.clean_orphans()
+            if removed:
+                logger.info("flag store: removed %d files left by an interrupted write", removed)
+            logger.info("flag store %s: %s", store.root, store.counts())  # counted once, here, not in a flag
+        gate = flag_gate or FlagGate(per_minute=config.FLAGS_PER_MINUTE, burst=config.FLAG_BURST)
+        return cls(loaded=loaded, store=store, gate=gate, store_problem=problem)
 
-    def flag(self, flag_data: list[Any], flag_option: str | None = None, username: str | None = None) -> int:
-        self.flag_sample(flag_data, flag_option)
-        return self.store.count()
 
-    def flag_sample(self, flag_data: list[Any], flag_option: str | None = None) -> str:
-        """Store one sample and return its id. Raises the store's errors for a bad label or image."""
-        image, label, reading = flag_data
-        reading = reading or {}
-        return self.store.add(
-            image,
-            label=label,
-            frame=reading.get("frame"),
-            predicted=reading.get("digit"),
-            probabilities=reading.get("probabilities"),
-            model_id=self.loaded.model_id,
-            model_revision=self.loaded.revision,
-            source=reading.get("source", "api"),
-            verdict=flag_option or "wrong",
-        )
+def client_of(request: gr.Request | None) -> str:
+    """The anonymous key of whoever sent a request: the signed-in Hugging Face user, else the
+    address (behind a Space's proxy, the first ``X-Forwarded-For`` address)."""
+    if request is None:
+        return client_key(None)
+    username = getattr(request, "username", None)
+    address = request.client.host if request.client else None
+    forwarded = request.headers.get("x-forwarded-for") if config.BEHIND_PROXY else None
+    if forwarded:
+        address = forwarded.split(",")[0].strip()
+    return client_key(address, username=username)
+
+
+def store_flag(context: AppContext, image, label, reading: dict, *, verdict: str, client: str) -> str:
+    """Screen and store one flag as pending; return the sample id. (Callers take the client's turn
+    at the rate limit first, ``context.gate.admit``, before any costly decoding.)
+
+    Raises
+    ------
+    InvalidLabelError, InvalidImageError, FlagStoreError
+        Nothing is stored; the message says why.
+    """
+    label = validate_label(label)
+    suspicion = context.gate.suspicion(client, label=label, frame=reading.get("frame"), probabilities=reading.get("probabilities"))
+    return context.store.add(
+        image,
+        label=label,
+        frame=reading.get("frame"),
+        predicted=reading.get("digit"),
+        probabilities=reading.get("probabilities"),
+        model_id=context.loaded.model_id,
+        model_revision=context.loaded.revision,
+        source=reading.get("source", "api"),
+        verdict=verdict,
+        client=client,
+        suspicion=suspicion,
+    )
 
 
 # --- turning readings into what the page shows -------------------------------------------------
@@ -109,13 +191,24 @@ def verdict_message(prediction: ReadDigit) -> str:
 
 
 def reading_state(prediction: ReadDigit, image, source: str) -> dict:
+    """What a flag needs of one reading, kept per session: a size-capped copy of the image, never
+    the decoded upload (at most FLAG_IMAGE_SIDE pixels a side, about 1.6 MB)."""
     return {
-        "image": image,
+        "image": flag_copy(image),
         "frame": prediction.frame,
         "digit": prediction.digit,
         "probabilities": prediction.probabilities.tolist(),
         "source": source,
     }
+
+
+def flag_copy(image) -> Image.Image:
+    """The image as a flag stores it: at most FLAG_IMAGE_SIDE pixels on its longer side."""
+    picture = image if isinstance(image, Image.Image) else Image.fromarray(np.asarray(image))
+    if max(picture.size) > FLAG_IMAGE_SIDE:
+        picture = picture.copy()
+        picture.thumbnail((FLAG_IMAGE_SIDE, FLAG_IMAGE_SIDE))
+    return picture
 
 
 def upload_picture(image: Image.Image) -> tuple[Image.Image, float]:
@@ -148,20 +241,178 @@ def _payload_path(payload) -> str | None:
     return getattr(payload, "path", None)
 
 
-def _drawing(editor_value) -> np.ndarray | None:
+def _drawing(editor_value) -> Image.Image | np.ndarray | None:
+    """The sketchpad's composite image. Sent as a file (``preprocess=False``), it is decoded by
+    :func:`digit_core.images.open_image`, under the same size limits as an upload."""
     if editor_value is None:
         return None
-    composite = editor_value.get("composite") if isinstance(editor_value, dict) else editor_value
+    if isinstance(editor_value, dict):
+        composite = editor_value.get("composite")
+    else:
+        composite = getattr(editor_value, "composite", editor_value)
     if composite is None:
         return None
-    return np.asarray(composite)
+    path = _payload_path(composite)
+    if path is None:
+        return np.asarray(composite)
+    return open_image(path, max_pixels=config.MAX_DRAWING_PIXELS)
+
+
+# --- handlers: inputs in, what the page shows out (no Gradio components here) -------------------
+
+
+def read_drawing(context: AppContext, editor_value, request: gr.Request = None):
+    """Sketchpad value -> (top 3, frame picture, message, reading state)."""
+    with context.order.turn(request):
+        return _read_drawing(context, editor_value)
+
+
+def _read_drawing(context: AppContext, editor_value):
+    try:
+        drawing = _drawing(editor_value)
+        if drawing is None:
+            return None, None, DRAW_FIRST, None
+        prediction = read_digits(context.loaded.model, drawing, single=True).digits[0]
+    except NoDigitFoundError:
+        return None, None, DRAW_FIRST, None
+    except DigitCoreError as exc:
+        return None, None, f"Could not read the drawing: {exc}", None
+    return (
+        prediction.top(3),
+        frame_picture(prediction.frame),
+        verdict_message(prediction),
+        reading_state(prediction, drawing, "draw"),
+    )
+
+
+def read_upload(context: AppContext, payload):
+    """Uploaded file -> (boxes picture, number, top 3, frame picture, message, reading state)."""
+    path = _payload_path(payload)
+    if path is None:
+        return None, "", None, None, UPLOAD_FIRST, None
+    try:
+        image = open_image(path)
+        reading = read_digits(context.loaded.model, image)
+    except NoDigitFoundError:
+        return None, "", None, None, "No digit found in this image. Upload a photo or scan with dark digits on light paper (or the reverse).", None
+    except InvalidImageError as exc:
+        return None, "", None, None, f"This file can't be read: {exc}", None
+    except DigitCoreError as exc:
+        return None, "", None, None, f"Could not read the image: {exc}", None
+    shown, scale = upload_picture(image)
+    first = reading.digits[0]
+    if len(reading.digits) == 1:
+        message = verdict_message(first)
+        state = reading_state(first, image, "upload")
+    else:
+        unsure = [str(i + 1) for i, d in enumerate(reading.digits) if d.confidence < NOT_SURE_BELOW]
+        message = f"Read **{reading.text}** ({reading.confidence:.0%} sure of the whole number)."
+        if unsure:
+            message += f" Not sure about digit {', '.join(unsure)}."
+        message += " To flag a wrong digit, draw or upload it on its own."
+        state = None
+    return (
+        (shown, annotations(reading, scale)),
+        reading.text,
+        first.top(3) if len(reading.digits) == 1 else {f"{reading.text}": reading.confidence},
+        frame_picture(first.frame) if len(reading.digits) == 1 else None,
+        message,
+        state,
+    )
+
+
+def clear_drawing(context: AppContext, request: gr.Request = None):
+    """-> (sketch, top 3, frame picture, message, reading state, flag status), all reset."""
+    with context.order.turn(request):
+        return None, None, None, DRAW_FIRST, None, ""
+
+
+def flag_reading(context: AppContext, verdict: str, label, reading, request: gr.Request = None):
+    """The person's verdict on the last reading -> (sketch, status, right-digit choice, top 3,
+    frame picture, message, reading state).
+
+    Only a saved sample resets the page for the next digit; otherwise everything stays as it was.
+    """
+    with context.order.turn(request):
+        return _flag_reading(context, verdict, label, reading, client_of(request))
+
+
+def _flag_reading(context: AppContext, verdict: str, label, reading, client: str):
+    keep = (gr.update(),) * 5
+
+    def unchanged(status):
+        return (gr.update(), status, *keep)
+
+    if not reading:
+        return unchanged("Read a digit first, then say whether it was right.")
+    if verdict == "correct":
+        label = reading["digit"]
+    elif label in (None, ""):
+        return unchanged("Pick the right digit (0-9) first, then press **Flag as wrong**.")
+    try:
+        context.gate.admit(client)
+        store_flag(context, reading["image"], label, reading, verdict=verdict, client=client)
+    except DigitCoreError as exc:
+        logger.info("flag not saved: %s", exc)
+        return unchanged(f"Not saved: {exc}")
+    return None, "Saved, thank you. It will train the next model once reviewed.", None, None, None, DRAW_FIRST, None
+
+
+# API endpoints take a file and do their own safe decoding, so bad files get our messages; a user
+# error is one log line, not a traceback.
+
+
+def api_predict(context: AppContext, file_path: str | None) -> dict[str, float]:
+    """Read one digit from an image file: its top 3 digits with their probabilities."""
+    try:
+        return read_digits(context.loaded.model, _api_image(file_path), single=True).digits[0].top(3)
+    except DigitCoreError as exc:
+        raise _user_error(exc) from exc
+
+
+def api_read(context: AppContext, file_path: str | None) -> str:
+    """Read every digit of a number in an image file, left to right: the digit string."""
+    try:
+        return read_digits(context.loaded.model, _api_image(file_path)).text
+    except DigitCoreError as exc:
+        raise _user_error(exc) from exc
+
+
+def api_flag(context: AppContext, file_path: str | None, digit, request: gr.Request = None) -> str:
+    """Store an image of one digit with its right label (0-9), pending review: the sample id."""
+    try:
+        digit = validate_label(digit)
+        client = client_of(request)
+        context.gate.admit(client)
+        image = _api_image(file_path)
+        prediction = read_digits(context.loaded.model, image, single=True).digits[0]
+        return store_flag(context, image, digit, reading_state(prediction, image, "api"), verdict="wrong", client=client)
+    except DigitCoreError as exc:
+        raise _user_error(exc, prefix="Not saved: ") from exc
+
+
+def _api_image(file_path: str | None) -> Image.Image:
+    if not file_path:
+        raise InvalidImageError(f"no file was sent: send an image file ({ACCEPTED_FORMATS}).")
+    return open_image(file_path)
+
+
+def _user_error(exc: DigitCoreError, *, prefix: str = "") -> gr.Error:
+    logger.info("refused: %s", exc)
+    return gr.Error(f"{prefix}{exc}", print_exception=False)
 
 
 # --- the page -----------------------------------------------------------------------------------
 
 
-def build_app(loaded: LoadedModel, *, flag_dir: str | Path = config.FLAG_DIR, flag_store: FlagStore | None = None) -> gr.Blocks:
-    """The whole interface, for one loaded model.
+def build_app(
+    loaded: LoadedModel,
+    *,
+    flag_dir: str | Path = config.FLAG_DIR,
+    flag_store: FlagStore | None = None,
+    flag_gate: FlagGate | None = None,
+) -> gr.Blocks:
+    """The whole interface, for one loaded model: layout and wiring of the module's handlers.
 
     Parameters
     ----------
@@ -171,107 +422,12 @@ def build_app(loaded: LoadedModel, *, flag_dir: str | Path = config.FLAG_DIR, fl
         Where flagged drawings go (``DIGIT_FLAG_DIR``).
     flag_store : FlagStore, optional
         Use this store instead of one made for ``flag_dir`` (tests pass one).
+    flag_gate : FlagGate, optional
+        Use this rate limit instead of the configured one (``DIGIT_FLAG_BURST``, ``DIGIT_FLAGS_PER_MINUTE``).
     """
-    model = loaded.model
-    flagger = DigitFlaggingCallback(loaded, store=flag_store)
+    context = AppContext.create(loaded, flag_dir=flag_dir, flag_store=flag_store, flag_gate=flag_gate)
 
-    def predict_drawing(editor_value):
-        drawing = _drawing(editor_value)
-        if drawing is None:
-            return None, None, DRAW_FIRST, None
-        try:
-            prediction = read_digits(model, drawing, single=True).digits[0]
-        except NoDigitFoundError:
-            return None, None, DRAW_FIRST, None
-        except DigitCoreError as exc:
-            return None, None, f"Could not read the drawing: {exc}", None
-        return (
-            prediction.top(3),
-            frame_picture(prediction.frame),
-            verdict_message(prediction),
-            reading_state(prediction, drawing, "draw"),
-        )
-
-    def read_upload(payload):
-        path = _payload_path(payload)
-        if path is None:
-            return None, "", None, None, UPLOAD_FIRST, None
-        try:
-            image = open_image(path)
-            reading = read_digits(model, image)
-        except NoDigitFoundError:
-            return None, "", None, None, "No digit found in this image. Upload a photo or scan with dark digits on light paper (or the reverse).", None
-        except InvalidImageError as exc:
-            return None, "", None, None, f"This file can't be read: {exc}", None
-        except DigitCoreError as exc:
-            return None, "", None, None, f"Could not read the image: {exc}", None
-        shown, scale = upload_picture(image)
-        first = reading.digits[0]
-        if len(reading.digits) == 1:
-            message = verdict_message(first)
-            state = reading_state(first, image, "upload")
-        else:
-            unsure = [str(i + 1) for i, d in enumerate(reading.digits) if d.confidence < NOT_SURE_BELOW]
-            message = f"Read **{reading.text}** ({reading.confidence:.0%} sure of the whole number)."
-            if unsure:
-                message += f" Not sure about digit {', '.join(unsure)}."
-            message += " To flag a wrong digit, draw or upload it on its own."
-            state = None
-        return (
-            (shown, annotations(reading, scale)),
-            reading.text,
-            first.top(3) if len(reading.digits) == 1 else {f"{reading.text}": reading.confidence},
-            frame_picture(first.frame) if len(reading.digits) == 1 else None,
-            message,
-            state,
-        )
-
-    def flag(label, reading, verdict):
-        """Outputs: sketch, status, right-digit choice, label, frame, message, reading state.
-
-        Only a saved sample resets the page for the next digit; otherwise everything stays as it was.
-        """
-        keep = (gr.update(),) * 5
-
-        def unchanged(status):
-            return (gr.update(), status, *keep)
-
-        if not reading:
-            return unchanged("Read a digit first, then say whether it was right.")
-        if verdict == "correct":
-            label = reading["digit"]
-        elif label in (None, ""):
-            return unchanged("Pick the right digit (0-9) first, then press **Flag as wrong**.")
-        try:
-            count = flagger.flag([reading["image"], label, reading], verdict)
-        except DigitCoreError as exc:
-            return unchanged(f"Not saved: {exc}")
-        return None, f"Saved, thank you. {count} drawings collected.", None, None, None, DRAW_FIRST, None
-
-    # API endpoints take a file and do their own safe decoding, so bad files get our messages.
-    def api_predict(file_path: str) -> dict[str, float]:
-        try:
-            return read_digits(model, open_image(file_path), single=True).digits[0].top(3)
-        except DigitCoreError as exc:
-            raise gr.Error(str(exc)) from exc
-
-    def api_read(file_path: str) -> str:
-        try:
-            return read_digits(model, open_image(file_path)).text
-        except DigitCoreError as exc:
-            raise gr.Error(str(exc)) from exc
-
-    def api_flag(file_path: str, digit) -> str:
-        try:
-            image = open_image(file_path)
-            prediction = read_digits(model, image, single=True).digits[0]
-            return flagger.flag_sample([image, digit, reading_state(prediction, image, "api")], "wrong")
-        except NoDigitFoundError as exc:
-            raise gr.Error(f"Not saved: {exc}") from exc
-        except DigitCoreError as exc:
-            raise gr.Error(f"Not saved: {exc}") from exc
-
-    with gr.Blocks(title="Handwritten digit recogniser") as demo:
+    with gr.Blocks(title="Handwritten digit recogniser", delete_cache=config.UPLOAD_CACHE_EXPIRY) as demo:
         gr.Markdown(
             "# Handwritten digit recogniser\n"
             "Draw a digit, or upload a photo or scan of a number. When it reads one wrong, tell it the "
@@ -279,7 +435,9 @@ def build_app(loaded: LoadedModel, *, flag_dir: str | Path = config.FLAG_DIR, fl
         )
         if loaded.notices:
             gr.Markdown("> ⚠️ " + " ".join(loaded.notices), elem_id="model-notice")
-        reading = gr.State(None)
+        if context.store_problem:
+            gr.Markdown(f"> ⚠️ Flags cannot be saved right now: {context.store_problem}", elem_id="flag-notice")
+        reading = gr.State(None, time_to_live=STATE_SECONDS)
         with gr.Row():
             with gr.Column(scale=3):
                 with gr.Tabs():
@@ -295,7 +453,7 @@ def build_app(loaded: LoadedModel, *, flag_dir: str | Path = config.FLAG_DIR, fl
                             elem_id="sketchpad",
                         )
                         with gr.Row():
-                            read_drawing = gr.Button("Read it", variant="primary", elem_id="read-drawing")
+                            read_drawing_button = gr.Button("Read it", variant="primary", elem_id="read-drawing")
                             clear = gr.Button("Clear", elem_id="clear")
                     with gr.Tab("Upload", id="upload"):
                         upload = gr.Image(
@@ -330,35 +488,40 @@ def build_app(loaded: LoadedModel, *, flag_dir: str | Path = config.FLAG_DIR, fl
                 gr.Image(str(loaded.confusion_matrix), label="Confusion matrix on the MNIST test set", interactive=False)
 
         drawing_outputs = [label, frame, message, reading]
-        # Events that read or reset the canvas run one at a time, in the order they arrive: run
-        # side by side, a change sent before "Clear" or "Read it" could finish after it and put a
-        # stale answer back. One worker reads about 100 drawings a second.
-        in_order = dict(concurrency_id="canvas", concurrency_limit=1, api_visibility="undocumented")
-        sketch.change(predict_drawing, sketch, drawing_outputs, trigger_mode="always_last", **in_order)
-        read_drawing.click(predict_drawing, sketch, drawing_outputs, **in_order)
-        clear.click(
-            lambda: (None, None, None, DRAW_FIRST, None, ""), None, [sketch, *drawing_outputs, flag_status], **in_order
-        ).then(None, js=SELECT_BRUSH_JS)
+        # Events that read or reset one page's canvas run one at a time, in the order they arrive
+        # (SessionOrder): run side by side, a change sent before "Clear" or "Read it" could finish
+        # after it and put a stale answer back. Other pages' events run beside them.
+        in_order = dict(concurrency_id="canvas", concurrency_limit=CONCURRENCY, api_visibility="private")
+        on_drawing = partial(read_drawing, context)
+        # preprocess=False: the drawing arrives as a file and is decoded under the upload limits.
+        sketch.change(on_drawing, sketch, drawing_outputs, trigger_mode="always_last", preprocess=False, api_name="drawing_changed", **in_order)
+        read_drawing_button.click(on_drawing, sketch, drawing_outputs, preprocess=False, api_name="read_drawing", **in_order)
+        clear.click(partial(clear_drawing, context), None, [sketch, *drawing_outputs, flag_status], api_name="clear", **in_order).then(
+            None, js=SELECT_BRUSH_JS
+        )
         demo.load(None, js=SELECT_BRUSH_JS)
         upload.change(
-            read_upload, upload, [boxes, number, label, frame, message, reading], preprocess=False, api_visibility="undocumented"
+            partial(read_upload, context),
+            upload,
+            [boxes, number, label, frame, message, reading],
+            preprocess=False,
+            api_name="read_upload",
+            api_visibility="private",
+            concurrency_id="upload",  # a lane of its own: large photos never hold up drawings
+            concurrency_limit=1,
         )
         flag_outputs = [sketch, flag_status, correct_digit, label, frame, message, reading]
-        for button, verdict in ((flag_wrong, "wrong"), (flag_right, "correct")):
-            button.click(
-                lambda digit, state, verdict=verdict: flag(digit, state, verdict), [correct_digit, reading], flag_outputs, **in_order
-            )
+        flag_wrong.click(partial(flag_reading, context, "wrong"), [correct_digit, reading], flag_outputs, api_name="flag_wrong", **in_order)
+        flag_right.click(partial(flag_reading, context, "correct"), [correct_digit, reading], flag_outputs, api_name="flag_correct", **in_order)
 
         with gr.Row(visible=False):
             api_file = gr.File(type="filepath")
             api_digit = gr.Number(precision=0)
             api_label = gr.Label(num_top_classes=3)
             api_text = gr.Textbox()
-        gr.Button(visible=False).click(api_predict, api_file, api_label, api_name="predict")
-        gr.Button(visible=False).click(api_read, api_file, api_text, api_name="read")
-        gr.Button(visible=False).click(api_flag, [api_file, api_digit], api_text, api_name="flag")
-
-        flagger.setup([sketch, correct_digit, reading], str(flag_dir))
+        gr.Button(visible=False).click(partial(api_predict, context), api_file, api_label, api_name="predict")
+        gr.Button(visible=False).click(partial(api_read, context), api_file, api_text, api_name="read")
+        gr.Button(visible=False).click(partial(api_flag, context), [api_file, api_digit], api_text, api_name="flag")
     return demo
 
 

@@ -22,6 +22,13 @@ __all__ = [
     "DEFAULT_MNIST_DIR",
     "MAX_UPLOAD_BYTES",
     "MAX_IMAGE_PIXELS",
+    "MAX_DRAWING_PIXELS",
+    "MAX_FLAGS",
+    "FLAGS_PER_MINUTE",
+    "FLAG_BURST",
+    "CLIENT_SALT",
+    "BEHIND_PROXY",
+    "UPLOAD_CACHE_EXPIRY",
 ]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -69,3 +76,22 @@ DEFAULT_MNIST_DIR: Path | None = _env_path("DIGIT_MNIST_DIR")
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 #: Images with more pixels than this are refused as possible decompression bombs (about 40 MP).
 MAX_IMAGE_PIXELS = 40_000_000
+#: Drawings from the sketchpad (400x400 on the page, larger on high-density screens) with more
+#: pixels than this are refused before decoding: no one draws 39 MP by hand.
+MAX_DRAWING_PIXELS = 4_000_000
+
+#: The flag store takes at most this many samples (``DIGIT_MAX_FLAGS``); then flags say it is full.
+MAX_FLAGS = int(os.environ.get("DIGIT_MAX_FLAGS", "50000"))
+#: Flags one client may send: a burst (``DIGIT_FLAG_BURST``), then a steady rate per minute
+#: (``DIGIT_FLAGS_PER_MINUTE``).
+FLAG_BURST = int(os.environ.get("DIGIT_FLAG_BURST", "10"))
+FLAGS_PER_MINUTE = float(os.environ.get("DIGIT_FLAGS_PER_MINUTE", "6"))
+#: Salt of the anonymous client keys stored with flags (``DIGIT_CLIENT_SALT``; default: fresh per
+#: process, so keys cannot be linked across restarts).
+CLIENT_SALT: str = _env_str("DIGIT_CLIENT_SALT") or os.urandom(16).hex()
+#: Behind a proxy that sets ``X-Forwarded-For`` (a Hugging Face Space sets ``SPACE_ID``; elsewhere
+#: ``DIGIT_BEHIND_PROXY=1``), the client is the first forwarded address, not the proxy's.
+BEHIND_PROXY: bool = bool(_env_str("SPACE_ID")) or os.environ.get("DIGIT_BEHIND_PROXY", "") == "1"
+#: Gradio's cache of uploaded files (``DIGIT_CACHE_EXPIRY="every,age"`` in seconds): checked every
+#: 5 minutes, files older than 10 minutes deleted. People's uploads are read within seconds.
+UPLOAD_CACHE_EXPIRY: tuple[int, int] = tuple(int(v) for v in os.environ.get("DIGIT_CACHE_EXPIRY", "300,600").split(","))[:2]  # type: ignore[assignment]

@@ -10,12 +10,14 @@ import gzip
 import hashlib
 import json
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from .errors import DatasetError, DigitCoreError, InvalidLabelError
+from .flagging import read_reviews, sample_status
 from .framing import to_mnist_frame
 from .images import open_image
 
@@ -181,7 +183,8 @@ class ExtraSamples:
     """Labelled drawings read from extra folders.
 
     ``images`` (n, 28, 28) float32 frames, ``labels`` (n,) uint8, ``sources`` the file of each,
-    ``skipped`` ``(file, reason)`` for every file that could not be read or labelled.
+    ``skipped`` ``(file, reason)`` for every file that could not be read or labelled;
+    ``pending_skipped`` and ``rejected_skipped`` count flagged samples left out by review.
     """
 
     images: np.ndarray
@@ -189,6 +192,8 @@ class ExtraSamples:
     sources: list[str]
     skipped: list[tuple[str, str]] = field(default_factory=list)
     duplicates: int = 0
+    pending_skipped: int = 0
+    rejected_skipped: int = 0
 
     def counts(self) -> dict[int, int]:
         """Number of samples of each digit."""
@@ -201,8 +206,10 @@ def load_extra_folder(folder: str | Path) -> ExtraSamples:
     Two layouts are read:
 
     - an ``imagefolder`` dataset (as the flagging store writes): images plus ``metadata.jsonl`` lines
-      with ``file_name`` and ``label`` (a line may also set ``"refused": true`` to exclude it);
-      images in such a folder that its metadata does not list are ignored;
+      with ``file_name`` and ``label``. Only *accepted* samples are read
+      (:func:`digit_core.flagging.sample_status`: flags stay pending until a review accepts them;
+      a hand-made line without ``verdict`` or ``status`` is accepted); images in such a folder that
+      its metadata does not list are ignored;
     - the older convention: image files whose name holds the digit as a ``_``-separated part.
 
     A flagged sample trains on the frame the model was served and the person corrected (the
@@ -220,7 +227,7 @@ def load_extra_folder(folder: str | Path) -> ExtraSamples:
     folder = Path(folder)
     if not folder.is_dir():
         raise DatasetError(f"extra folder {folder} does not exist or is not a folder.")
-    labelled, skipped = _labelled_files(folder)
+    labelled, skipped, left_out = _labelled_files(folder)
     images, labels, sources, seen, duplicates = [], [], [], set(), 0
     for path, label, served in labelled:
         try:
@@ -239,7 +246,15 @@ def load_extra_folder(folder: str | Path) -> ExtraSamples:
         labels.append(label)
         sources.append(str(path))
     stacked = np.stack(images) if images else np.zeros((0, 28, 28), dtype=np.float32)
-    return ExtraSamples(stacked, np.asarray(labels, dtype=np.uint8), sources, skipped, duplicates)
+    return ExtraSamples(
+        stacked,
+        np.asarray(labels, dtype=np.uint8),
+        sources,
+        skipped,
+        duplicates,
+        pending_skipped=left_out["pending"],
+        rejected_skipped=left_out["rejected"],
+    )
 
 
 def _served_frame(entry: dict) -> np.ndarray | None:
@@ -252,9 +267,11 @@ def _served_frame(entry: dict) -> np.ndarray | None:
     return np.clip(array / 255.0, 0.0, 1.0)
 
 
-def _labelled_files(folder: Path) -> tuple[list[tuple[Path, int, np.ndarray | None]], list[tuple[str, str]]]:
+def _labelled_files(folder: Path) -> tuple[list[tuple[Path, int, np.ndarray | None]], list[tuple[str, str]], Counter]:
     labelled: list[tuple[Path, int, np.ndarray | None]] = []
     skipped: list[tuple[str, str]] = []
+    left_out: Counter = Counter()
+    decisions = read_reviews(folder)
     described: set[Path] = set()
     catalogued: set[Path] = set()  # folders whose images are listed by a metadata.jsonl
     for metadata in sorted(folder.rglob("metadata.jsonl")):
@@ -267,8 +284,9 @@ def _labelled_files(folder: Path) -> tuple[list[tuple[Path, int, np.ndarray | No
                 entry = json.loads(line)
                 path = (metadata.parent / entry["file_name"]).resolve()
                 described.add(path)
-                if entry.get("refused"):
-                    skipped.append((str(path), "marked refused in metadata.jsonl"))
+                status = sample_status(entry, decisions)
+                if status != "accepted":
+                    left_out[status] += 1
                     continue
                 label = entry["label"]
                 if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label <= 9:
@@ -289,4 +307,4 @@ def _labelled_files(folder: Path) -> tuple[list[tuple[Path, int, np.ndarray | No
             labelled.append((path, label_from_filename(path.name), None))
         except InvalidLabelError as exc:
             skipped.append((str(path), str(exc)))
-    return labelled, skipped
+    return labelled, skipped, left_out

@@ -14,6 +14,8 @@ __all__ = [
     "ModelLoadError",
     "InvalidLabelError",
     "DatasetError",
+    "FlagStoreError",
+    "RateLimitedError",
 ]
 
 
@@ -43,3 +45,11 @@ class InvalidLabelError(DigitCoreError, ValueError):
 
 class DatasetError(DigitCoreError):
     """A dataset folder or file is missing or malformed."""
+
+
+class FlagStoreError(DigitCoreError):
+    """A flag could not be saved: the store is full, or the disk refused the write."""
+
+
+class RateLimitedError(DigitCoreError):
+    """One client sent more flags than the rate limit allows; the message says when to try again."""

@@ -1,6 +1,13 @@
-"""Summarise a folder of flagged drawings: counts per digit, per predicted->corrected pair, a contact sheet.
+"""Flagged drawings: count them by review status, and review the pending ones.
 
-    python scripts/flags.py flagged/ --sheet flags.png
+    python scripts/flags.py flagged/                      # counts, per digit, a contact sheet
+    python scripts/flags.py flagged/ --json               # {"pending": n, "accepted": n, "rejected": n}
+    python scripts/flags.py review flagged/               # contact sheet of pending samples, suspicious first
+    python scripts/flags.py review flagged/ --accept 3f2a 9c41 --reject 77de
+    python scripts/flags.py review flagged/ --accept unsuspicious --reject suspicious
+
+Only accepted samples are trained on (``scripts/train.py --extra``). Ids may be shortened to any
+unique prefix; ``all``, ``suspicious`` and ``unsuspicious`` select pending samples in bulk.
 """
 
 from __future__ import annotations
@@ -16,35 +23,73 @@ import numpy as np
 from digit_core import config
 from digit_core.errors import DigitCoreError
 from digit_core.evaluation import gallery_image
-from digit_core.flagging import read_flags
+from digit_core.flagging import STATUSES, FlagStore, FlaggedSample, read_flags
 from digit_core.framing import to_mnist_frame
 from digit_core.images import open_image
 
+#: Bulk selectors for --accept / --reject; each picks among pending samples only.
+SELECTORS = ("all", "suspicious", "unsuspicious")
+
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="flags.py", description="Summarise a folder of flagged drawings.")
+    parser = argparse.ArgumentParser(prog="flags.py", description="Count flagged drawings by review status.")
     parser.add_argument("folder", type=Path, nargs="?", default=config.FLAG_DIR, help="flag folder (default: DIGIT_FLAG_DIR or flagged/)")
     parser.add_argument("--sheet", type=Path, default=Path("flags.png"), help="where to write the contact sheet PNG")
-    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.add_argument("--json", action="store_true", help='print only {"pending": n, "accepted": n, "rejected": n}')
     return parser
 
 
-def summarise(folder: Path) -> dict:
-    samples = read_flags(folder)
-    labels = Counter(s.label for s in samples)
-    pairs = Counter(
-        f"{s.metadata.get('predicted')}->{s.label}" for s in samples if s.metadata.get("verdict") == "wrong"
+def build_review_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="flags.py review", description="Review pending flags: a contact sheet, then accept or reject by id or in bulk."
     )
-    verdicts = Counter(s.metadata.get("verdict", "wrong") for s in samples)
-    return {
-        "samples": len(samples),
-        "per_label": {str(d): labels.get(d, 0) for d in range(10)},
-        "verdicts": dict(verdicts),
-        "wrong_pairs": dict(pairs.most_common()),
-    }
+    parser.add_argument("folder", type=Path, nargs="?", default=config.FLAG_DIR, help="flag folder (default: DIGIT_FLAG_DIR or flagged/)")
+    parser.add_argument("--sheet", type=Path, default=Path("review.png"), help="where to write the contact sheet of pending samples")
+    parser.add_argument("--accept", nargs="+", default=[], metavar="ID", help=f"ids (or unique prefixes) to accept, or one of {', '.join(SELECTORS)}")
+    parser.add_argument("--reject", nargs="+", default=[], metavar="ID", help=f"ids (or unique prefixes) to reject, or one of {', '.join(SELECTORS)}")
+    parser.add_argument("--reason", default=None, help="a note stored with the decisions")
+    return parser
 
 
-def _frame(sample) -> np.ndarray:
+def status_counts(samples: list[FlaggedSample]) -> dict[str, int]:
+    """``{"pending": n, "accepted": n, "rejected": n}``."""
+    counts = Counter(sample.status for sample in samples)
+    return {status: counts.get(status, 0) for status in STATUSES}
+
+
+def review_order(samples: list[FlaggedSample]) -> list[FlaggedSample]:
+    """Pending samples, the suspicious first, oldest first within each group."""
+    pending = [s for s in samples if s.status == "pending"]
+    return sorted(pending, key=lambda s: (not s.suspicion, s.metadata.get("timestamp", "")))
+
+
+def select(samples: list[FlaggedSample], selectors: list[str]) -> list[str]:
+    """Sample ids for ids, unique id prefixes or bulk selectors.
+
+    Raises
+    ------
+    ValueError
+        An id matches no sample or more than one.
+    """
+    pending = [s for s in samples if s.status == "pending"]
+    chosen: list[str] = []
+    for selector in selectors:
+        if selector == "all":
+            chosen += [s.id for s in pending]
+        elif selector == "suspicious":
+            chosen += [s.id for s in pending if s.suspicion]
+        elif selector == "unsuspicious":
+            chosen += [s.id for s in pending if not s.suspicion]
+        else:
+            matches = [s.id for s in samples if s.id.startswith(selector.lower())]
+            if len(matches) != 1:
+                found = "no sample" if not matches else f"{len(matches)} samples"
+                raise ValueError(f"id {selector!r} matches {found}; give more of the id, or one of {', '.join(SELECTORS)}.")
+            chosen += matches
+    return list(dict.fromkeys(chosen))
+
+
+def _frame(sample: FlaggedSample) -> np.ndarray:
     stored = sample.metadata.get("frame")
     if stored is not None:
         return np.asarray(stored, dtype=np.float32) / 255.0
@@ -54,28 +99,89 @@ def _frame(sample) -> np.ndarray:
         return np.zeros((28, 28), dtype=np.float32)
 
 
+def _write_sheet(samples: list[FlaggedSample], path: Path) -> None:
+    frames = np.stack([_frame(s) for s in samples])
+    predicted = np.array([s.metadata.get("predicted") if s.metadata.get("predicted") is not None else -1 for s in samples])
+    gallery_image(frames, np.array([s.label for s in samples]), predicted, limit=len(samples)).save(path)
+
+
+def summarise(folder: Path) -> dict:
+    samples = read_flags(folder)
+    labels = Counter(s.label for s in samples)
+    pairs = Counter(
+        f"{s.metadata.get('predicted')}->{s.label}" for s in samples if s.metadata.get("verdict") == "wrong"
+    )
+    return {
+        **status_counts(samples),
+        "samples": len(samples),
+        "per_label": {str(d): labels.get(d, 0) for d in range(10)},
+        "verdicts": dict(Counter(s.metadata.get("verdict", "wrong") for s in samples)),
+        "wrong_pairs": dict(pairs.most_common()),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["review"]:
+        return review(build_review_parser().parse_args(argv[1:]))
     args = build_parser().parse_args(argv)
     if not args.folder.is_dir():
         print(f"error: flag folder {args.folder} does not exist.", file=sys.stderr)
         return 2
     summary = summarise(args.folder)
-    samples = read_flags(args.folder)
-    if samples:
-        frames = np.stack([_frame(s) for s in samples])
-        predicted = np.array([s.metadata.get("predicted") if s.metadata.get("predicted") is not None else -1 for s in samples])
-        gallery_image(frames, np.array([s.label for s in samples]), predicted, limit=len(samples)).save(args.sheet)
-        summary["sheet"] = str(args.sheet)
     if args.json:
-        print(json.dumps(summary))
+        print(json.dumps({status: summary[status] for status in STATUSES}))
         return 0
-    print(f"{summary['samples']} flagged samples in {args.folder}")
+    samples = read_flags(args.folder)
+    print(f"{summary['samples']} flagged samples in {args.folder}: "
+          + ", ".join(f"{summary[status]} {status}" for status in STATUSES))
     print("per digit: " + ", ".join(f"{d}: {n}" for d, n in summary["per_label"].items()))
     print("verdicts: " + ", ".join(f"{v}: {n}" for v, n in summary["verdicts"].items()))
     for pair, count in summary["wrong_pairs"].items():
         print(f"  read {pair.split('->')[0]}, was {pair.split('->')[1]}: {count}")
     if samples:
+        _write_sheet(samples, args.sheet)
         print(f"contact sheet: {args.sheet}")
+    return 0
+
+
+def review(args: argparse.Namespace) -> int:
+    if not args.folder.is_dir():
+        print(f"error: flag folder {args.folder} does not exist.", file=sys.stderr)
+        return 2
+    samples = read_flags(args.folder)
+    try:
+        accept = select(samples, args.accept)
+        reject = select(samples, args.reject)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    both = set(accept) & set(reject)
+    if both:
+        print(f"error: {len(both)} samples are both accepted and rejected (for example {sorted(both)[0][:8]}); choose one.", file=sys.stderr)
+        return 2
+    if accept or reject:
+        store = FlagStore(args.folder, writer="review")
+        try:
+            store.review(accept, "accepted", reason=args.reason)
+            store.review(reject, "rejected", reason=args.reason)
+        except DigitCoreError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(f"accepted {len(accept)}, rejected {len(reject)}")
+        samples = read_flags(args.folder)
+    queue = review_order(samples)
+    if queue:
+        _write_sheet(queue, args.sheet)
+        print(f"{len(queue)} pending (suspicious first); contact sheet, in this order: {args.sheet}")
+        for sample in queue:
+            read = sample.metadata.get("predicted")
+            note = "; ".join(sample.suspicion)
+            print(f"  {sample.id[:8]}  label {sample.label}  read {'-' if read is None else read}  {sample.metadata.get('source', '')}"
+                  + (f"  SUSPICIOUS: {note}" if note else ""))
+    else:
+        print("nothing pending")
+    print(json.dumps(status_counts(samples)))
     return 0
 
 

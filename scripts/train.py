@@ -37,7 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="real pen digits (unipen_dev.npz layout) drawn as canvas strokes and added to training; "
                         "the held-out sites are never used")
     parser.add_argument("--pen-limit", type=int, default=None, metavar="N", help="use the first N pen digits of the training sites only")
-    parser.add_argument("--out", type=Path, required=True, help="folder to write model.skops, README.md (card) and evaluation files")
+    parser.add_argument("--out", type=Path, default=None, help="folder to write model.skops, README.md (card) and evaluation files (required unless --dry-run)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="read the --extra folders and print what would be added, as JSON on the last line; train nothing")
     parser.add_argument("--limit", type=int, default=None, help="train on the first N MNIST training images only")
     parser.add_argument("--test-limit", type=int, default=None, help="evaluate on the first N test images only")
     parser.add_argument("--n-jobs", type=int, default=-1, help="parallel workers for augmentation (default: all cores)")
@@ -46,7 +48,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.dry_run:
+        try:
+            extra = _load_extras(args.extra)
+        except DigitCoreError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(json.dumps({
+            "added": 0 if extra is None else len(extra.labels),
+            "pending_skipped": 0 if extra is None else extra.pending_skipped,
+            "rejected_skipped": 0 if extra is None else extra.rejected_skipped,
+        }))
+        return 0
+    if args.out is None:
+        parser.error("--out is required (or use --dry-run)")
     command = "python scripts/train.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     try:
         return _train(args, command)
@@ -150,18 +167,22 @@ def _load_extras(folders: list[Path]) -> ExtraSamples | None:
     for index, (frame, label) in enumerate(zip(images, labels)):
         keys.setdefault((int(label), np.round(frame * 255).astype(np.uint8).tobytes()), index)
     keep = sorted(keys.values())
+    sources = [source for p in parts for source in p.sources]
     merged = ExtraSamples(
         images=images[keep],
         labels=labels[keep],
-        sources=[s for p in parts for s in p.sources],
+        sources=[sources[i] for i in keep],
         skipped=[s for p in parts for s in p.skipped],
         duplicates=sum(p.duplicates for p in parts) + len(labels) - len(keep),
+        pending_skipped=sum(p.pending_skipped for p in parts),
+        rejected_skipped=sum(p.rejected_skipped for p in parts),
     )
     for where, reason in merged.skipped:
         print(f"skipped {where}: {reason}")
     counts = ", ".join(f"{digit}: {count}" for digit, count in merged.counts().items())
     print(f"extra drawings: {len(merged.labels)} added ({counts}); {merged.duplicates} duplicates dropped, "
-          f"{len(merged.skipped)} skipped")
+          f"{len(merged.skipped)} skipped; left out until reviewed: {merged.pending_skipped} pending, "
+          f"{merged.rejected_skipped} rejected")
     return merged
 
 

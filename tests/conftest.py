@@ -66,7 +66,12 @@ def app_server(tmp_path_factory):
     from digit_core.hub import resolve_model
 
     flag_dir = tmp_path_factory.mktemp("flags")
-    demo = digit_app.build_app(resolve_model(model_path=None, repo_id=None), flag_dir=flag_dir)
+    from digit_core.screening import FlagGate
+
+    # Every test shares this server from one address: a rate limit that never bites here (the
+    # limit itself is specified in test_app.py on a server of its own).
+    gate = FlagGate(burst=100_000, per_minute=100_000)
+    demo = digit_app.build_app(resolve_model(model_path=None, repo_id=None), flag_dir=flag_dir, flag_gate=gate)
     demo.queue(default_concurrency_limit=digit_app.CONCURRENCY, max_size=256)
     _, url, _ = demo.launch(
         server_name="127.0.0.1", prevent_thread_lock=True, quiet=True, max_file_size=digit_app.config.MAX_UPLOAD_BYTES

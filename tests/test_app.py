@@ -140,3 +140,71 @@ def test_a_model_fallback_is_shown_on_the_page():
     demo = digit_app.build_app(loaded, flag_dir="/tmp/unused-flags")
     markdown = [c.get("props", {}).get("value", "") for c in demo.config["components"] if c.get("type") == "markdown"]
     assert any("/nonexistent/model.skops" in text and "starter" in text for text in markdown)
+
+
+# --- handlers, called as the page calls them (no server) --------------------------------------
+
+
+@pytest.fixture(scope="module")
+def starter():
+    from digit_core.hub import resolve_model
+
+    return resolve_model(model_path=None, repo_id=None)
+
+
+def test_handlers_read_a_drawing_and_say_what_to_do_with_nothing(starter, seven, tmp_path):
+    import app as digit_app
+
+    context = digit_app.AppContext.create(starter, flag_dir=tmp_path / "flags")
+    top, frame, message, state = digit_app.read_drawing(context, {"composite": np.asarray(seven)})
+    assert next(iter(top)) == "7" and frame.shape == (224, 224) and "**7**" in message and state["digit"] == 7
+    assert digit_app.read_drawing(context, None) == (None, None, digit_app.DRAW_FIRST, None)
+    assert digit_app.read_upload(context, None)[4] == digit_app.UPLOAD_FIRST
+    with pytest.raises(digit_app.gr.Error, match="no file was sent"):
+        digit_app.api_read(context, None)
+
+
+def test_a_flag_folder_that_cannot_be_written_is_named_on_the_page_and_in_each_flag(starter, seven, tmp_path):
+    import app as digit_app
+
+    blocker = tmp_path / "flags"
+    blocker.write_text("a file where the flag folder should be")
+    demo = digit_app.build_app(starter, flag_dir=blocker / "inside")
+    markdown = [c.get("props", {}).get("value", "") for c in demo.config["components"] if c.get("type") == "markdown"]
+    assert any("Flags cannot be saved right now" in text and "Not a directory" in text for text in markdown)
+    context = digit_app.AppContext.create(starter, flag_dir=blocker / "inside")
+    state = digit_app.read_drawing(context, {"composite": np.asarray(seven)})[3]
+    status = digit_app.flag_reading(context, "wrong", "1", state)[1]
+    assert status.startswith("Not saved: could not save") and "Not a directory" in status
+
+
+def test_fifty_flags_from_one_client_store_at_most_the_burst_and_none_trains_before_review(starter, mnist_test, tmp_path, capsys):
+    import app as digit_app
+    from scripts import train
+
+    flag_dir = tmp_path / "flags"
+    demo = digit_app.build_app(starter, flag_dir=flag_dir)  # the configured limit
+    demo.queue(default_concurrency_limit=digit_app.CONCURRENCY)
+    _, url, _ = demo.launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
+    try:
+        files = [_file(tmp_path, f"d{i}.png", encode(draw_on_canvas(mnist_test.images[200 + i], digit_height=220, brush=18))) for i in range(50)]
+        clients = [Client(url, verbose=False) for _ in range(5)]
+
+        def send(i: int) -> str:
+            try:
+                return clients[i % 5].predict(handle_file(files[i]), int(mnist_test.labels[200 + i]), api_name="/flag")
+            except AppError as exc:
+                return f"refused: {exc}"
+
+        with ThreadPoolExecutor(max_workers=10) as pool:
+            answers = list(pool.map(send, range(50)))
+    finally:
+        demo.close()
+    stored = [a for a in answers if not a.startswith("refused")]
+    refused = [a for a in answers if a.startswith("refused")]
+    assert len(stored) <= digit_app.config.FLAG_BURST + 1 and len(stored) + len(refused) == 50
+    assert all("slow down" in a for a in refused)
+    assert {s.id for s in read_flags(flag_dir)} == set(stored)
+    capsys.readouterr()
+    assert train.main(["--extra", str(flag_dir), "--dry-run"]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1]) == {"added": 0, "pending_skipped": len(stored), "rejected_skipped": 0}

@@ -108,8 +108,9 @@ def test_a_flagged_sample_trains_on_the_frame_that_was_served(tmp_path, mnist_te
     # removed. Re-framing the stored image would bring the line back.
     drawing = draw_on_canvas(mnist_test.images[0], digit_height=250, brush=20)
     served = mnist_test.images[1]
-    FlagStore(tmp_path).add(drawing, label=2, frame=served)
-    FlagStore(tmp_path).add(drawing, label=7)  # no frame recorded: framed from the image
+    store = FlagStore(tmp_path)
+    ids = [store.add(drawing, label=2, frame=served), store.add(drawing, label=7)]  # the second: no frame recorded
+    store.review(ids, "accepted")
     extra = load_extra_folder(tmp_path)
     assert sorted(extra.labels.tolist()) == [2, 7]
     by_label = dict(zip(extra.labels.tolist(), extra.images))
@@ -120,7 +121,9 @@ def test_a_flagged_sample_trains_on_the_frame_that_was_served(tmp_path, mnist_te
 def test_a_flag_whose_image_is_missing_is_skipped_by_name(tmp_path, mnist_test):
     from digit_core.flagging import FlagStore
 
-    sample = FlagStore(tmp_path).add(draw_on_canvas(mnist_test.images[0], digit_height=250, brush=20), label=7, frame=mnist_test.images[0])
+    store = FlagStore(tmp_path)
+    sample = store.add(draw_on_canvas(mnist_test.images[0], digit_height=250, brush=20), label=7, frame=mnist_test.images[0])
+    store.review([sample], "accepted")
     next(tmp_path.rglob(f"{sample}.png")).unlink()
     extra = load_extra_folder(tmp_path)
     assert len(extra.labels) == 0 and "the image is missing" in extra.skipped[0][1]

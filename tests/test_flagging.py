@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from digit_core.data import load_extra_folder
-from digit_core.errors import InvalidImageError, InvalidLabelError
+from digit_core.errors import FlagStoreError, InvalidImageError, InvalidLabelError
 from digit_core.flagging import FlagStore, read_flags
 from digit_core.framing import to_mnist_frame
 from digit_core.reading import read_digits
@@ -55,8 +55,92 @@ def test_layout_is_what_imagefolder_and_the_training_loader_read(tmp_path, drawi
             Image.open(metadata.parent / entry["file_name"]).verify()  # every file_name is a real image
             entries.append(entry)
     assert sorted(e["label"] for e in entries) == sorted(label for _, label in drawings)
+    assert {e["status"] for e in entries} == {"pending"}
+    store.review([s.id for s in read_flags(tmp_path)], "accepted")
     extra = load_extra_folder(tmp_path)
     assert sorted(extra.labels.tolist()) == sorted(label for _, label in drawings) and extra.skipped == []
+
+
+def test_every_flag_waits_for_review_and_only_accepted_ones_train(tmp_path, drawings):
+    store = FlagStore(tmp_path)
+    ids = [store.add(image, label=label) for image, label in drawings]
+    extra = load_extra_folder(tmp_path)
+    assert len(extra.labels) == 0 and extra.pending_skipped == len(drawings)
+    store.review(ids[:2], "accepted")
+    store.review(ids[2:3], "rejected", reason="not a digit")
+    store.review(ids[1:2], "rejected")  # the latest decision wins
+    extra = load_extra_folder(tmp_path)
+    assert extra.labels.tolist() == [drawings[0][1]]
+    assert (extra.pending_skipped, extra.rejected_skipped) == (3, 2)
+    assert store.counts() == {"pending": 3, "accepted": 1, "rejected": 2}
+    assert FlagStore(tmp_path).counts() == store.counts()  # a new process reads the same
+
+
+def test_a_flag_appends_one_line_and_never_rewrites_the_others(tmp_path, drawings):
+    store = FlagStore(tmp_path, writer="w")
+    store.add(drawings[0][0], label=drawings[0][1])
+    metadata = tmp_path / "samples" / "w" / "metadata.jsonl"
+    before, inode = metadata.read_bytes(), metadata.stat().st_ino
+    store.add(drawings[1][0], label=drawings[1][1])
+    after = metadata.read_bytes()
+    assert after.startswith(before) and after.count(b"\n") == 2 and metadata.stat().st_ino == inode
+
+
+def test_a_line_cut_short_by_a_crash_does_not_swallow_the_next_flag(tmp_path, drawings):
+    store = FlagStore(tmp_path, writer="w")
+    store.add(drawings[0][0], label=drawings[0][1])
+    metadata = tmp_path / "samples" / "w" / "metadata.jsonl"
+    with open(metadata, "ab") as handle:
+        handle.write(b'{"file_name": "half')  # what a crash mid-write could leave
+    store.add(drawings[1][0], label=drawings[1][1])
+    assert sorted(s.label for s in read_flags(tmp_path)) == sorted([drawings[0][1], drawings[1][1]])
+
+
+def test_a_full_store_refuses_with_a_clear_message_and_writes_nothing(tmp_path, drawings):
+    store = FlagStore(tmp_path, max_samples=2)
+    store.add(drawings[0][0], label=1)
+    store.add(drawings[1][0], label=2)
+    with pytest.raises(FlagStoreError, match="flag store is full \\(2 samples\\)"):
+        store.add(drawings[2][0], label=3)
+    assert len(read_flags(tmp_path)) == 2 and len(list(tmp_path.glob("samples/*/*.png"))) == 2
+
+
+def test_a_full_disk_is_named_and_leaves_no_image_behind(tmp_path, drawings):
+    store = FlagStore(tmp_path, writer="w")
+    kept = store.add(drawings[0][0], label=1)
+    metadata = store.folder / "metadata.jsonl"
+    metadata.unlink()
+    metadata.symlink_to("/dev/full")  # every write there fails with ENOSPC, as on a full disk
+    with pytest.raises(FlagStoreError, match="could not save: the disk is full"):
+        store.add(drawings[1][0], label=2)
+    assert [p.stem for p in store.folder.glob("*.png")] == [kept] and list(tmp_path.rglob("*.tmp")) == []
+
+
+def test_a_flag_folder_that_cannot_be_written_is_reported_at_start(tmp_path, drawings):
+    blocker = tmp_path / "flags"
+    blocker.write_text("a file where the folder should be")
+    store = FlagStore(blocker / "inside")
+    assert "flags cannot be saved" in store.check_writable() and "Not a directory" in store.check_writable()
+    with pytest.raises(FlagStoreError, match="could not save: .*Not a directory"):
+        store.add(drawings[0][0], label=1)
+    assert FlagStore(tmp_path / "fine").check_writable() is None
+
+
+def test_orphans_of_an_interrupted_write_are_cleaned_at_start(tmp_path, drawings):
+    store = FlagStore(tmp_path, writer="w")
+    kept = store.add(drawings[0][0], label=1)
+    orphan = store.folder / "0123.png"
+    orphan.write_bytes((store.folder / f"{kept}.png").read_bytes())
+    leftover = store.folder / ".metadata.jsonl.abc.tmp"
+    leftover.write_bytes(b"x")
+    fresh = store.folder / ".fresh.tmp"  # another process may be writing this one right now
+    fresh.write_bytes(b"x")
+    old = time.time() - 3600
+    for path in (orphan, leftover):
+        os.utime(path, (old, old))
+    assert store.clean_orphans() == 2
+    assert not orphan.exists() and not leftover.exists() and fresh.exists()
+    assert [s.id for s in read_flags(tmp_path)] == [kept]
 
 
 @pytest.mark.parametrize("label", [10, -1, "seven", 3.5, True, None])
@@ -98,6 +182,7 @@ def test_a_writer_killed_mid_flag_leaves_no_entry_a_reader_takes(tmp_path):
         assert metadata.read_text().endswith("\n")
         for sample in samples:
             Image.open(sample.path).verify()
+    FlagStore(tmp_path).review([s.id for s in read_flags(tmp_path)], "accepted")
     assert len(load_extra_folder(tmp_path).labels) == 1  # identical drawings: one sample, no broken file read
 
 
@@ -120,18 +205,50 @@ def test_without_a_repo_or_token_nothing_is_scheduled(tmp_path):
     assert FlagStore.with_hub_sync(tmp_path, repo_id="someone/flags", token=None).scheduler is None
 
 
-def test_flags_script_counts_labels_and_pairs_and_writes_a_contact_sheet(tmp_path, drawings, capsys):
+def test_flags_script_counts_labels_pairs_and_statuses_and_writes_a_contact_sheet(tmp_path, drawings, capsys):
     store = FlagStore(tmp_path / "flags")
     for image, label in drawings[:4]:
         store.add(image, label=label, predicted=(label + 1) % 10, frame=to_mnist_frame(image))
     store.add(drawings[4][0], label=drawings[4][1], predicted=drawings[4][1], verdict="correct")
     sheet = tmp_path / "sheet.png"
-    assert flags_script.main([str(tmp_path / "flags"), "--sheet", str(sheet), "--json"]) == 0
-    summary = json.loads(capsys.readouterr().out)
-    assert summary["samples"] == 5 and summary["verdicts"] == {"wrong": 4, "correct": 1}
+    assert flags_script.main([str(tmp_path / "flags"), "--sheet", str(sheet)]) == 0
+    out = capsys.readouterr().out
+    assert "5 flagged samples" in out and "5 pending, 0 accepted, 0 rejected" in out
     label, predicted = drawings[0][1], (drawings[0][1] + 1) % 10
-    assert summary["wrong_pairs"][f"{predicted}->{label}"] >= 1
+    assert f"read {predicted}, was {label}" in out
     assert Image.open(sheet).size[0] > 0
+    assert flags_script.main([str(tmp_path / "flags"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"pending": 5, "accepted": 0, "rejected": 0}
+
+
+def test_review_shows_the_suspicious_first_and_accepts_or_rejects_by_id_or_in_bulk(tmp_path, drawings, capsys):
+    folder = tmp_path / "flags"
+    store = FlagStore(folder)
+    ids = [store.add(image, label=label, frame=to_mnist_frame(image)) for image, label in drawings[:4]]
+    odd = store.add(drawings[4][0], label=3, suspicion=["the model was 99% sure it is a 4"])
+    sheet = tmp_path / "review.png"
+    assert flags_script.main(["review", str(folder), "--sheet", str(sheet)]) == 0
+    listing = [line.split()[0] for line in capsys.readouterr().out.splitlines() if line.startswith("  ")]
+    assert listing[0] == odd[:8] and len(listing) == 5 and Image.open(sheet).size[0] > 0
+    assert flags_script.main(["review", str(folder), "--accept", ids[0][:6], ids[1], "--reject", "suspicious", "--sheet", str(sheet)]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1]) == {"pending": 2, "accepted": 2, "rejected": 1}
+    assert flags_script.main(["review", str(folder), "--accept", "all", "--sheet", str(sheet)]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1]) == {"pending": 0, "accepted": 4, "rejected": 1}
+    assert flags_script.main(["review", str(folder), "--accept", "ffffffff"]) == 2
+    assert "matches no sample" in capsys.readouterr().err
+
+
+def test_train_dry_run_counts_what_review_left_out(tmp_path, drawings, capsys):
+    from scripts import train
+
+    store = FlagStore(tmp_path / "flags")
+    ids = [store.add(image, label=label) for image, label in drawings[:5]]
+    store.review(ids[:2], "accepted")
+    store.review(ids[2:3], "rejected")
+    assert train.main(["--extra", str(tmp_path / "flags"), "--dry-run"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert json.loads(out[-1]) == {"added": 2, "pending_skipped": 2, "rejected_skipped": 1}
+    assert any("left out until reviewed: 2 pending, 1 rejected" in line for line in out)
 
 
 def slashed_zero(rng: np.random.Generator) -> Image.Image:
@@ -157,6 +274,7 @@ def test_flagged_style_is_learned_by_the_next_model(tmp_path, mnist_dir, small_m
     store = FlagStore(tmp_path / "flags")
     for image in flagged:
         store.add(image, label=0, predicted=_digit(small_model, image))
+    assert flags_script.main(["review", str(tmp_path / "flags"), "--accept", "all", "--sheet", str(tmp_path / "review.png")]) == 0
     out = tmp_path / "model"
     assert train.main(["--mnist", str(mnist_dir), "--extra", str(tmp_path / "flags"), "--out", str(out), "--limit", "3000", "--test-limit", "300", "--n-jobs", "1"]) == 0
     from digit_core.persistence import load_model

@@ -1,0 +1,366 @@
+"""What a stranger with the share link can do to the app: measure it, print the figures as JSON.
+
+    python scripts/benchmark_public.py                     # every measurement below
+    python scripts/benchmark_public.py --only flags fair   # some of them
+
+- ``flags``: one flag's cost in a store already holding 50,000 samples (p50/p99 over 200 flags).
+- ``memory``: the server's resident memory before and after 100 sessions each send a 39 MP image
+  through every event that takes an image (the page's drawing and upload events, /predict, /read,
+  /flag).
+- ``cache``: 200 uploads of 19.5 MB; Gradio's upload cache size right after and once the configured
+  expiry has passed (the app runs with ``DIGIT_CACHE_EXPIRY=10,20`` here).
+- ``fair``: another session's drawing answered while 3 sessions keep sending 39 MP drawings
+  (p50/p99 over 50 drawings, each uploaded then read as the page does), and on an idle server.
+
+The app runs as ``python app.py`` on 127.0.0.1 in a temporary folder; the page's own events are
+called the way the page calls them (upload, then join the queue by ``fn_index``), since they are
+not open to the client libraries.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import numpy as np
+from PIL import Image, ImageDraw
+
+from digit_core.flagging import FlagStore
+
+ROOT = Path(__file__).resolve().parent.parent
+MEASUREMENTS = ("flags", "memory", "cache", "fair")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="benchmark_public.py", description="Measure the app against a hostile public user.")
+    parser.add_argument("--only", nargs="+", choices=MEASUREMENTS, default=list(MEASUREMENTS), help="measurements to run (default: all)")
+    parser.add_argument("--stored", type=int, default=50_000, help="samples already in the flag store (default 50000)")
+    parser.add_argument("--sessions", type=int, default=100, help="sessions sending a 39 MP image (default 100)")
+    parser.add_argument("--uploads", type=int, default=200, help="large uploads for the cache measurement (default 200)")
+    return parser
+
+
+# --- the flag store at 50,000 samples -------------------------------------------------------------
+
+
+def digit_picture(side: int = 400, *, seed: int = 0) -> Image.Image:
+    """A black '1'-like stroke with a flag on white, ``side`` pixels square."""
+    rng = np.random.default_rng(seed)
+    image = Image.new("L", (side, side), 255)
+    draw = ImageDraw.Draw(image)
+    x = side // 2 + int(rng.integers(-side // 10, side // 10))
+    width = max(2, side // 20)
+    draw.line([(x, side // 8), (x, side * 7 // 8)], fill=0, width=width)
+    draw.line([(x, side // 8), (x - side // 6, side // 4)], fill=0, width=width)
+    return image
+
+
+def flag_store_figures(stored: int, flags: int = 200) -> dict:
+    with tempfile.TemporaryDirectory() as folder:
+        # Fill the store as many writers would have: metadata lines, each with its own image file
+        # (hard links of one PNG, so filling takes seconds).
+        store = FlagStore(folder, writer="filled")
+        first = store.add(digit_picture(), label=1)
+        png = store.folder / f"{first}.png"
+        line = json.loads((store.folder / "metadata.jsonl").read_text())
+        with open(store.folder / "metadata.jsonl", "a") as metadata:
+            for _ in range(stored - 1):
+                name = f"{uuid.uuid4().hex}.png"
+                os.link(png, store.folder / name)
+                metadata.write(json.dumps({**line, "file_name": name}) + "\n")
+        writer = FlagStore(folder, max_samples=stored + flags + 1)
+        picture = digit_picture(seed=1)
+        start = time.perf_counter()
+        writer.add(picture, label=1)  # the first flag reads the counts once
+        first_flag = time.perf_counter() - start
+        seconds = []
+        for _ in range(flags):
+            start = time.perf_counter()
+            writer.add(picture, label=1)
+            seconds.append(time.perf_counter() - start)
+        ms = np.asarray(seconds) * 1000
+        return {
+            "stored": stored,
+            "first_flag_ms": round(first_flag * 1000, 1),
+            "flag_p50_ms": round(float(np.percentile(ms, 50)), 2),
+            "flag_p99_ms": round(float(np.percentile(ms, 99)), 2),
+        }
+
+
+# --- the app as a stranger sees it ----------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class RunningApp:
+    """``python app.py`` on a free port, with its own flag folder and Gradio cache."""
+
+    def __init__(self, folder: Path, **env: str):
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.cache = folder / "gradio-cache"
+        environment = {
+            **os.environ,
+            "GRADIO_SERVER_PORT": str(self.port),
+            "GRADIO_TEMP_DIR": str(self.cache),
+            "DIGIT_FLAG_DIR": str(folder / "flags"),
+            **env,
+        }
+        self.process = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=folder, env=environment,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            try:
+                if httpx.get(self.url, timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        else:
+            self.close()
+            raise RuntimeError("the app did not start within 120 s")
+        self.dependencies = httpx.get(f"{self.url}/config", timeout=10).json()["dependencies"]
+
+    def rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        raise RuntimeError("no VmRSS")
+
+    def cache_mb(self) -> float:
+        return sum(p.stat().st_size for p in self.cache.rglob("*") if p.is_file()) / 1e6 if self.cache.exists() else 0.0
+
+    def fn_index(self, api_name: str) -> int:
+        for index, dependency in enumerate(self.dependencies):
+            if dependency.get("api_name") == api_name:
+                return dependency.get("id", index)
+        raise KeyError(api_name)
+
+    def close(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+class PageSession:
+    """One browser page's session, speaking the page's protocol: upload files, join the queue."""
+
+    def __init__(self, app: RunningApp):
+        self.app = app
+        self.session = uuid.uuid4().hex[:11]
+        self.http = httpx.Client(timeout=120)
+
+    def upload(self, data: bytes, name: str = "image.png") -> dict:
+        response = self.http.post(f"{self.app.url}/gradio_api/upload", files={"files": (name, data, "image/png")})
+        response.raise_for_status()
+        path = response.json()[0]
+        return {"path": path, "orig_name": name, "meta": {"_type": "gradio.FileData"}}
+
+    def call(self, api_name: str, data: list) -> tuple[float, bool]:
+        """Seconds until the event's answer, and whether it succeeded."""
+        start = time.perf_counter()
+        join = self.http.post(
+            f"{self.app.url}/gradio_api/queue/join",
+            json={"data": data, "fn_index": self.app.fn_index(api_name), "session_hash": self.session, "event_data": None, "trigger_id": None},
+        )
+        if join.status_code != 200:
+            return time.perf_counter() - start, False
+        with self.http.stream("GET", f"{self.app.url}/gradio_api/queue/data", params={"session_hash": self.session}) as stream:
+            for line in stream.iter_lines():
+                if line.startswith("data:"):
+                    message = json.loads(line[5:])
+                    if message.get("msg") == "process_completed":
+                        return time.perf_counter() - start, bool(message.get("success"))
+        return time.perf_counter() - start, False
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def drawing_payload(file_data: dict) -> list:
+    return [{"background": None, "layers": [], "composite": file_data, "id": None}]
+
+
+def huge_png(megapixels: float = 39.0) -> bytes:
+    side = int(np.sqrt(megapixels * 1e6))
+    buffer = io.BytesIO()
+    digit_picture(side).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def memory_figures(folder: Path, sessions: int) -> dict:
+    from gradio_client import Client, handle_file
+
+    big = huge_png()
+    big_file = folder / "huge.png"
+    big_file.write_bytes(big)
+    app = RunningApp(folder)
+    try:
+        time.sleep(2)
+        before = app.rss_mb()
+        peak = before
+
+        def one_session(i: int) -> None:
+            page = PageSession(app)
+            client = Client(app.url, verbose=False)
+            try:
+                page.call("drawing_changed", drawing_payload(page.upload(big)))
+                page.call("read_upload", [page.upload(big)])
+                for api_name, args in (("/predict", ()), ("/read", ()), ("/flag", (1,))):
+                    try:
+                        client.predict(handle_file(str(big_file)), *args, api_name=api_name)
+                    except Exception:  # refused (too large, slow down): what we measure is memory
+                        pass
+            finally:
+                page.close()
+
+        done = threading.Event()
+
+        def watch() -> None:
+            nonlocal peak
+            while not done.is_set():
+                peak = max(peak, app.rss_mb())
+                time.sleep(0.2)
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        start = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            list(pool.map(one_session, range(sessions)))
+        done.set()
+        watcher.join()
+        time.sleep(2)
+        after = app.rss_mb()
+        return {
+            "sessions": sessions,
+            "image_megapixels": 39.0,
+            "image_file_kb": round(len(big) / 1024),
+            "rss_before_mb": round(before),
+            "rss_after_mb": round(after),
+            "rss_growth_mb": round(after - before),
+            "rss_peak_mb": round(peak),
+            "seconds": round(time.perf_counter() - start, 1),
+        }
+    finally:
+        app.close()
+
+
+def cache_figures(folder: Path, uploads: int) -> dict:
+    app = RunningApp(folder, DIGIT_CACHE_EXPIRY="10,20")
+    try:
+        filler = os.urandom(int(19.5 * 1024 * 1024))
+        page = PageSession(app)
+        start = time.perf_counter()
+        for i in range(uploads):
+            page.upload(filler, name=f"big{i}.png")
+        upload_seconds = time.perf_counter() - start
+        right_after = app.cache_mb()
+        waited = 0.0
+        while app.cache_mb() >= 100 and waited < 120:
+            time.sleep(1)
+            waited += 1
+        page.close()
+        return {
+            "uploads": uploads,
+            "upload_mb": 19.5,
+            "upload_seconds": round(upload_seconds, 1),
+            "cache_mb_right_after": round(right_after),
+            "expiry": "checked every 10 s, files older than 20 s deleted",
+            "seconds_until_under_100_mb": waited,
+            "cache_mb_then": round(app.cache_mb()),
+        }
+    finally:
+        app.close()
+
+
+def fairness_figures(folder: Path, drawings: int = 50, attackers: int = 3) -> dict:
+    big = huge_png()
+    small = io.BytesIO()
+    digit_picture(400, seed=3).save(small, format="PNG")
+    app = RunningApp(folder)
+    try:
+        def victim_drawings(count: int) -> list[float]:
+            victim = PageSession(app)
+            seconds = []
+            for _ in range(count):
+                file_data = victim.upload(small.getvalue(), name="drawing.png")
+                elapsed, ok = victim.call("drawing_changed", drawing_payload(file_data))
+                if ok:
+                    seconds.append(elapsed)
+            victim.close()
+            return seconds
+
+        idle = np.asarray(victim_drawings(drawings)) * 1000
+        stop = threading.Event()
+
+        def attack() -> int:
+            page = PageSession(app)
+            sent = 0
+            try:
+                while not stop.is_set():
+                    page.call("drawing_changed", drawing_payload(page.upload(big)))
+                    sent += 1
+            finally:
+                page.close()
+            return sent
+
+        with ThreadPoolExecutor(max_workers=attackers) as pool:
+            attacks = [pool.submit(attack) for _ in range(attackers)]
+            time.sleep(2)
+            seconds = victim_drawings(drawings)
+            stop.set()
+            sent = sum(a.result() for a in attacks)
+        ms = np.asarray(seconds) * 1000
+        return {
+            "idle_p50_ms": round(float(np.percentile(idle, 50)), 1),
+            "idle_p99_ms": round(float(np.percentile(idle, 99)), 1),
+            "attackers": attackers,
+            "attack_drawings_sent": sent,
+            "victim_drawings_answered": len(seconds),
+            "victim_p50_ms": round(float(np.percentile(ms, 50)), 1),
+            "victim_p99_ms": round(float(np.percentile(ms, 99)), 1),
+        }
+    finally:
+        app.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    figures: dict[str, dict] = {}
+    folder = Path(tempfile.mkdtemp(prefix="digit-public-"))
+    try:
+        for name in args.only:
+            part = folder / name
+            part.mkdir()
+            if name == "flags":
+                figures[name] = flag_store_figures(args.stored)
+            elif name == "memory":
+                figures[name] = memory_figures(part, args.sessions)
+            elif name == "cache":
+                figures[name] = cache_figures(part, args.uploads)
+            else:
+                figures[name] = fairness_figures(part)
+            print(f"{name}: {json.dumps(figures[name])}", file=sys.stderr, flush=True)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    print(json.dumps(figures))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
