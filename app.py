@@ -11,15 +11,19 @@ page and turns errors into messages for people.
 from __future__ import annotations
 
 import argparse
+import ctypes
+import ctypes.util
+import io
 import logging
 import os
-from pathlib import Path
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 
 import gradio as gr
 import numpy as np
@@ -29,7 +33,7 @@ from digit_core import config
 from digit_core.errors import DigitCoreError, InvalidImageError, NoDigitFoundError
 from digit_core.flagging import FlagStore, validate_label
 from digit_core.hub import LoadedModel, resolve_model
-from digit_core.images import ACCEPTED_FORMATS, open_image
+from digit_core.images import ACCEPTED_FORMATS, open_image, shrink
 from digit_core.reading import ReadDigit, Reading, read_digits
 from digit_core.screening import FlagGate, client_key
 
@@ -147,7 +151,7 @@ def client_of(request: gr.Request | None) -> str:
     return client_key(address, username=username)
 
 
-def store_flag(context: AppContext, image, label, reading: dict, *, verdict: str, client: str) -> str:
+def store_flag(context: AppContext, label, reading: dict, *, verdict: str, client: str) -> str:
     """Screen and store one flag as pending; return the sample id. (Callers take the client's turn
     at the rate limit first, ``context.gate.admit``, before any costly decoding.)
 
@@ -159,7 +163,7 @@ def store_flag(context: AppContext, image, label, reading: dict, *, verdict: str
     label = validate_label(label)
     suspicion = context.gate.suspicion(client, label=label, frame=reading.get("frame"), probabilities=reading.get("probabilities"))
     return context.store.add(
-        image,
+        Image.open(io.BytesIO(reading["image_png"])),
         label=label,
         frame=reading.get("frame"),
         predicted=reading.get("digit"),
@@ -191,10 +195,10 @@ def verdict_message(prediction: ReadDigit) -> str:
 
 
 def reading_state(prediction: ReadDigit, image, source: str) -> dict:
-    """What a flag needs of one reading, kept per session: a size-capped copy of the image, never
-    the decoded upload (at most FLAG_IMAGE_SIDE pixels a side, about 1.6 MB)."""
+    """What a flag needs of one reading, kept per session: the frame, and the image as a PNG at most
+    FLAG_IMAGE_SIDE pixels a side (tens of kilobytes), never the decoded upload."""
     return {
-        "image": flag_copy(image),
+        "image_png": flag_png(image),
         "frame": prediction.frame,
         "digit": prediction.digit,
         "probabilities": prediction.probabilities.tolist(),
@@ -202,17 +206,21 @@ def reading_state(prediction: ReadDigit, image, source: str) -> dict:
     }
 
 
-def flag_copy(image) -> Image.Image:
-    """The image as a flag stores it: at most FLAG_IMAGE_SIDE pixels on its longer side."""
+def flag_png(image) -> bytes:
+    """The image as a flag stores it, PNG-encoded: at most FLAG_IMAGE_SIDE pixels on its longer side."""
     picture = image if isinstance(image, Image.Image) else Image.fromarray(np.asarray(image))
     if max(picture.size) > FLAG_IMAGE_SIDE:
-        picture = picture.copy()
+        picture, _ = shrink(picture, FLAG_IMAGE_SIDE)
+        picture = picture.copy()  # never the caller's image, even when shrink left it as it was
         picture.thumbnail((FLAG_IMAGE_SIDE, FLAG_IMAGE_SIDE))
-    return picture
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def upload_picture(image: Image.Image) -> tuple[Image.Image, float]:
     """The upload as shown: RGB with transparency on white, at most DISPLAY_SIDE; and its scale."""
+    image, factor = shrink(image, DISPLAY_SIDE)  # never a full-size copy of a large photo
     rgba = image.convert("RGBA")
     shown = Image.new("RGBA", rgba.size, "white")
     shown.alpha_composite(rgba)
@@ -220,7 +228,7 @@ def upload_picture(image: Image.Image) -> tuple[Image.Image, float]:
     scale = min(1.0, DISPLAY_SIDE / max(shown.size))
     if scale < 1.0:
         shown = shown.resize((max(1, round(shown.width * scale)), max(1, round(shown.height * scale))))
-    return shown, scale
+    return shown, scale / factor
 
 
 def annotations(reading: Reading, scale: float) -> list[tuple[tuple[int, int, int, int], str]]:
@@ -261,6 +269,29 @@ def _drawing(editor_value) -> Image.Image | np.ndarray | None:
 # --- handlers: inputs in, what the page shows out (no Gradio components here) -------------------
 
 
+def _load_libc():
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+    except OSError:
+        return None
+    return libc if libc is not None and hasattr(libc, "malloc_trim") else None
+
+
+_LIBC = _load_libc()
+
+
+@contextmanager
+def returning_memory() -> Iterator[None]:
+    """Hand the memory a large image used back to the system afterwards: glibc keeps freed blocks
+    in per-thread arenas, so without this the server's resident size only grows. No-op elsewhere."""
+    try:
+        yield
+    finally:
+        if _LIBC is not None:
+            _LIBC.malloc_trim(0)
+
+
 def read_drawing(context: AppContext, editor_value, request: gr.Request = None):
     """Sketchpad value -> (top 3, frame picture, message, reading state)."""
     with context.order.turn(request):
@@ -287,6 +318,11 @@ def _read_drawing(context: AppContext, editor_value):
 
 def read_upload(context: AppContext, payload):
     """Uploaded file -> (boxes picture, number, top 3, frame picture, message, reading state)."""
+    with returning_memory():
+        return _read_upload(context, payload)
+
+
+def _read_upload(context: AppContext, payload):
     path = _payload_path(payload)
     if path is None:
         return None, "", None, None, UPLOAD_FIRST, None
@@ -351,50 +387,56 @@ def _flag_reading(context: AppContext, verdict: str, label, reading, client: str
         return unchanged("Pick the right digit (0-9) first, then press **Flag as wrong**.")
     try:
         context.gate.admit(client)
-        store_flag(context, reading["image"], label, reading, verdict=verdict, client=client)
+        store_flag(context, label, reading, verdict=verdict, client=client)
     except DigitCoreError as exc:
         logger.info("flag not saved: %s", exc)
         return unchanged(f"Not saved: {exc}")
     return None, "Saved, thank you. It will train the next model once reviewed.", None, None, None, DRAW_FIRST, None
 
 
-# API endpoints take a file and do their own safe decoding, so bad files get our messages; a user
-# error is one log line, not a traceback.
+# API endpoints take a file (a path, or the FileData the client libraries send) and do their own
+# safe decoding, so bad files get our messages; a user error is one log line, not a traceback.
 
 
-def api_predict(context: AppContext, file_path: str | None) -> dict[str, float]:
+def api_predict(context: AppContext, image) -> dict[str, float]:
     """Read one digit from an image file: its top 3 digits with their probabilities."""
     try:
-        return read_digits(context.loaded.model, _api_image(file_path), single=True).digits[0].top(3)
+        with returning_memory():
+            return read_digits(context.loaded.model, _api_image(image), single=True).digits[0].top(3)
     except DigitCoreError as exc:
         raise _user_error(exc) from exc
 
 
-def api_read(context: AppContext, file_path: str | None) -> str:
+def api_read(context: AppContext, image) -> str:
     """Read every digit of a number in an image file, left to right: the digit string."""
     try:
-        return read_digits(context.loaded.model, _api_image(file_path)).text
+        with returning_memory():
+            return read_digits(context.loaded.model, _api_image(image)).text
     except DigitCoreError as exc:
         raise _user_error(exc) from exc
 
 
-def api_flag(context: AppContext, file_path: str | None, digit, request: gr.Request = None) -> str:
+def api_flag(context: AppContext, image, digit, request: gr.Request = None) -> str:
     """Store an image of one digit with its right label (0-9), pending review: the sample id."""
     try:
         digit = validate_label(digit)
         client = client_of(request)
         context.gate.admit(client)
-        image = _api_image(file_path)
-        prediction = read_digits(context.loaded.model, image, single=True).digits[0]
-        return store_flag(context, image, digit, reading_state(prediction, image, "api"), verdict="wrong", client=client)
+        with returning_memory():
+            picture = _api_image(image)
+            prediction = read_digits(context.loaded.model, picture, single=True).digits[0]
+            state = reading_state(prediction, picture, "api")
+            del picture
+        return store_flag(context, digit, state, verdict="wrong", client=client)
     except DigitCoreError as exc:
         raise _user_error(exc, prefix="Not saved: ") from exc
 
 
-def _api_image(file_path: str | None) -> Image.Image:
-    if not file_path:
+def _api_image(payload) -> Image.Image:
+    path = _payload_path(payload)
+    if not path:
         raise InvalidImageError(f"no file was sent: send an image file ({ACCEPTED_FORMATS}).")
-    return open_image(file_path)
+    return open_image(path)
 
 
 def _user_error(exc: DigitCoreError, *, prefix: str = "") -> gr.Error:
@@ -515,14 +557,44 @@ def build_app(
         flag_right.click(partial(flag_reading, context, "correct"), [correct_digit, reading], flag_outputs, api_name="flag_correct", **in_order)
 
         with gr.Row(visible=False):
-            api_file = gr.File(type="filepath")
-            api_digit = gr.Number(precision=0)
+            api_file = gr.File(type="filepath", label="image")
+            api_digit = gr.Number(label="digit")
             api_label = gr.Label(num_top_classes=3)
             api_text = gr.Textbox()
-        gr.Button(visible=False).click(partial(api_predict, context), api_file, api_label, api_name="predict")
-        gr.Button(visible=False).click(partial(api_read, context), api_file, api_text, api_name="read")
-        gr.Button(visible=False).click(partial(api_flag, context), [api_file, api_digit], api_text, api_name="flag")
+        # preprocess=False: the file is read once, by open_image, under its limits, and the label
+        # arrives as sent (3.5 or true is refused, not rounded to 4 or 1).
+        api = dict(preprocess=False, concurrency_id="api", concurrency_limit=CONCURRENCY)
+        gr.Button(visible=False).click(partial(api_predict, context), api_file, api_label, api_name="predict", **api)
+        gr.Button(visible=False).click(partial(api_read, context), api_file, api_text, api_name="read", **api)
+        gr.Button(visible=False).click(partial(api_flag, context), [api_file, api_digit], api_text, api_name="flag", **api)
     return demo
+
+
+def sweep_upload_cache(demo: gr.Blocks, *, every: float, age: float, stop: threading.Event) -> None:
+    """Delete uploaded files older than ``age`` seconds, every ``every`` seconds, until ``stop`` is set.
+
+    Gradio's own ``delete_cache`` task walks the live set of uploaded files while uploads add to it,
+    and a burst of uploads can end that task for good ("Set changed size during iteration"); this
+    loop works on a copy, so the disk stays bounded whatever arrives.
+    """
+    while not stop.wait(every):
+        keep = set()
+        for block in demo.blocks.values():
+            keep.update(getattr(block, "keep_in_cache", ()))
+        now = time.time()
+        for tracked in demo.temp_file_sets:
+            for name in tracked.copy():
+                if name in keep:
+                    continue
+                try:
+                    path = Path(name)
+                    if now - path.lstat().st_ctime > age:
+                        path.unlink()
+                        tracked.discard(name)
+                except FileNotFoundError:
+                    tracked.discard(name)
+                except OSError:
+                    continue
 
 
 def about_text(loaded: LoadedModel) -> str:
@@ -552,6 +624,10 @@ def main(argv: list[str] | None = None) -> None:
     loaded = resolve_model()
     logger.info("serving %s model from %s", loaded.source, loaded.location)
     demo = build_app(loaded)
+    every, age = config.UPLOAD_CACHE_EXPIRY
+    threading.Thread(
+        target=sweep_upload_cache, args=(demo,), kwargs=dict(every=every, age=age, stop=threading.Event()), daemon=True
+    ).start()
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=64)
     demo.launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),

@@ -1,4 +1,5 @@
-"""Training-set augmentation: shifted, rotated, zoomed, elastically distorted and re-inked copies.
+"""Training-set augmentation: shifted, rotated, zoomed, elastically distorted and re-inked copies,
+and mirrored styles of chosen digits.
 
 Every transform works on a whole batch of frames at once (affine maps as one sparse matrix product,
 elastic distortion as one ``map_coordinates`` call per chunk) and chunks run in parallel with joblib.
@@ -16,7 +17,7 @@ from skimage.morphology import skeletonize
 from .errors import NoDigitFoundError
 from .framing import frame_from_ink, resize
 
-__all__ = ["AugmentationPlan", "augment", "affine_batch", "elastic_batch", "restroke_batch", "redraw_batch"]
+__all__ = ["AugmentationPlan", "augment", "affine_batch", "bar_sevens", "elastic_batch", "restroke_batch", "redraw_batch"]
 
 _CHUNK = 4096
 
@@ -42,6 +43,14 @@ class AugmentationPlan:
     redrawn : tuple of float
         Copies redrawn with a round pen of each width (pixels in the frame) along the digit's
         skeleton: the hard, even strokes of a drawing on a canvas, so the model knows that style.
+    mirrored : tuple of int
+        Digits whose left-right mirror image is a way people write the same digit: the mirror of a
+        9 is the 9 written from the foot up, its loop closing on the left (``ρ``), common on
+        Latin American cheques and rare in MNIST. Mirrored frames of these digits join the set
+        before the other transforms, which then apply to them too.
+    barred_sevens : bool
+        Add a copy of every 7 with a short bar across its stem, as most of Europe and Latin
+        America write it (MNIST's 7s hardly have one); also before the other transforms.
     """
 
     shifts: tuple[tuple[int, int], ...] = ()
@@ -52,10 +61,13 @@ class AugmentationPlan:
     elastic_sigma: float = 4.0
     strokes: tuple[int, ...] = ()
     redrawn: tuple[float, ...] = ()
+    mirrored: tuple[int, ...] = ()
+    barred_sevens: bool = False
 
     @property
     def copies(self) -> int:
-        """How many rows each frame becomes (itself included)."""
+        """How many rows each frame becomes (itself included; a frame of a digit in ``mirrored``, or a
+        7 with ``barred_sevens``, becomes twice as many)."""
         return (
             1
             + len(self.shifts)
@@ -89,10 +101,11 @@ def augment(
 
     Returns
     -------
-    frames : ndarray of shape (n * plan.copies, rows, cols), float32
-    labels : ndarray of shape (n * plan.copies,)
-        Block ``k`` of ``n`` rows is the ``k``-th transform of every frame, in the order
-        original, shifts, rotations, zooms, elastic, strokes, redrawn.
+    frames : ndarray of shape (m * plan.copies, rows, cols), float32
+    labels : ndarray of shape (m * plan.copies,)
+        ``m`` is ``n`` plus the mirror images of the digits in ``plan.mirrored`` and the barred
+        copies of the 7s (``plan.barred_sevens``), which follow the frames in that order. Block ``k`` of ``m`` rows is the ``k``-th transform of every one of them, in the
+        order original, shifts, rotations, zooms, elastic, strokes, redrawn.
     """
     frames = np.asarray(frames, dtype=np.float32)
     labels = np.asarray(labels)
@@ -100,6 +113,14 @@ def augment(
         raise ValueError(
             f"augment expects frames (n, rows, cols) and labels (n,); got {frames.shape} and {labels.shape}."
         )
+    if plan.mirrored:
+        chosen = np.isin(labels, plan.mirrored)
+        frames = np.concatenate([frames, frames[chosen][:, :, ::-1]])
+        labels = np.concatenate([labels, labels[chosen]])
+    if plan.barred_sevens:
+        sevens = frames[labels == 7]
+        frames = np.concatenate([frames, bar_sevens(sevens)])
+        labels = np.concatenate([labels, np.full(len(sevens), 7, dtype=labels.dtype)])
     jobs = []
     for d_row, d_col in plan.shifts:
         jobs.append(("affine", dict(matrix=np.eye(2), shift=(d_row, d_col))))
@@ -132,6 +153,38 @@ def _run(kind: str, frames: np.ndarray, options: dict, start: int) -> np.ndarray
     if kind == "strokes":
         return restroke_batch(frames, options["change"])
     return redraw_batch(frames, width=options["width"])
+
+
+def bar_sevens(frames: np.ndarray) -> np.ndarray:
+    """Each 7 with a bar across its stem: 2 px thick, at half the digit's height, centred on the
+    stem, 0.6 of the digit's width long, softened like MNIST's edges.
+
+    Parameters
+    ----------
+    frames : ndarray of shape (n, 28, 28), float in [0, 1]
+        Frames of 7s.
+
+    Returns
+    -------
+    ndarray of shape (n, 28, 28), float32
+        A frame with no ink on its middle row is returned unchanged.
+    """
+    out = np.array(frames, dtype=np.float32, copy=True)
+    for frame in out:
+        rows = np.flatnonzero(frame.max(axis=1) > 0.5)
+        cols = np.flatnonzero(frame.max(axis=0) > 0.5)
+        if len(rows) < 5:
+            continue
+        middle = int(rows[0] + 0.5 * (rows[-1] - rows[0]))
+        stem = np.flatnonzero(frame[middle] > 0.5)
+        if len(stem) == 0:
+            continue
+        centre = int(stem.mean())
+        half = max(3, int(0.3 * (cols[-1] - cols[0] + 1)))
+        bar = np.zeros_like(frame)
+        bar[middle : middle + 2, max(0, centre - half) : centre + half + 1] = 1.0
+        frame[:] = np.maximum(frame, np.clip(ndimage.gaussian_filter(bar, 0.4) / 0.8, 0.0, 1.0))
+    return out
 
 
 def affine_batch(frames: np.ndarray, matrix: np.ndarray, *, shift: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:

@@ -18,7 +18,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from .config import MAX_IMAGE_PIXELS, MAX_UPLOAD_BYTES
 from .errors import InvalidImageError
 
-__all__ = ["open_image", "to_grayscale", "ACCEPTED_FORMATS"]
+__all__ = ["open_image", "shrink", "to_grayscale", "ACCEPTED_FORMATS"]
 
 #: What people may upload, as named in error messages.
 ACCEPTED_FORMATS = "PNG, JPEG, GIF, BMP, TIFF or WebP"
@@ -102,6 +102,28 @@ def open_image(
     return image
 
 
+def shrink(image: Image.Image, longest: int) -> tuple[Image.Image, int]:
+    """A large image reduced by a whole factor, by averaging blocks of pixels, before anything else
+    touches it: its longer side stays at least ``longest`` (and under twice that).
+
+    A 39 MP photo becomes a few megapixels of 8-bit pixels instead of 600 MB of floats.
+
+    Returns
+    -------
+    image : PIL.Image.Image
+        The same object when no reduction applies (small images, or modes PIL cannot reduce).
+    factor : int
+        How many original pixels each side of a new pixel covers (1: unchanged).
+    """
+    factor = max(image.size) // max(1, longest)
+    if factor < 2:
+        return image, 1
+    image = _plain_mode(image)
+    if image.mode not in ("L", "LA", "RGB", "RGBA", "I", "F"):
+        return image, 1
+    return image.reduce(factor), factor
+
+
 def to_grayscale(image: Image.Image | np.ndarray) -> np.ndarray:
     """One grey channel in [0, 1] from an image of any common mode.
 
@@ -144,25 +166,30 @@ def to_grayscale(image: Image.Image | np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(luminance, dtype=np.float32)
 
 
-def _pil_to_array(image: Image.Image) -> np.ndarray:
+def _plain_mode(image: Image.Image) -> Image.Image:
+    # Palette, bilevel, premultiplied and other colour spaces -> L, LA, RGB or RGBA; 16- and 32-bit
+    # grey as they are.
     mode = image.mode
     if mode == "P":
-        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
-    elif mode == "PA":
-        image = image.convert("RGBA")
-    elif mode == "1":
-        image = image.convert("L")
-    elif mode in ("CMYK", "YCbCr", "LAB", "HSV"):
-        image = image.convert("RGB")
-    elif mode.startswith("I;16"):
+        return image.convert("RGBA" if "transparency" in image.info else "RGB")
+    if mode in ("PA", "RGBa"):
+        return image.convert("RGBA")
+    if mode == "La":
+        return image.convert("LA")
+    if mode == "1":
+        return image.convert("L")
+    if mode in ("CMYK", "YCbCr", "LAB", "HSV"):
+        return image.convert("RGB")
+    return image
+
+
+def _pil_to_array(image: Image.Image) -> np.ndarray:
+    image = _plain_mode(image)
+    if image.mode.startswith("I;16"):
         return np.asarray(image).astype(np.uint16)
-    elif mode == "I":
+    if image.mode == "I":
         array = np.asarray(image)
         return array.astype(np.uint16) if array.max(initial=0) > 255 else array.astype(np.uint8)
-    elif mode == "RGBa":
-        image = image.convert("RGBA")
-    elif mode == "La":
-        image = image.convert("LA")
     return np.asarray(image)
 
 

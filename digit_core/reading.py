@@ -5,11 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from PIL import Image
 from scipy import ndimage
 
 from .errors import NoDigitFoundError
 from .framing import extract_ink, frame_from_ink, resize, to_mnist_frame
-from .images import to_grayscale
+from .images import shrink, to_grayscale
 from .inference import predict_proba
 from .scan import DigitRegion, find_digits
 
@@ -17,6 +18,8 @@ __all__ = ["ReadDigit", "Reading", "read_digits", "PAGE_WORKING_SIDE"]
 
 #: Pages are read at most this many pixels on their longer side (a 12 MP photo is reduced ~2.5x).
 PAGE_WORKING_SIDE = 1600
+#: A single digit is reduced to no less than this before framing (which works at 256 px).
+_SINGLE_WORKING_SIDE = 512
 
 
 @dataclass(frozen=True)
@@ -95,14 +98,21 @@ def read_digits(model, image, *, single: bool = False, working_side: int = PAGE_
     InvalidImageError
         Not an image array of an accepted shape and dtype.
     """
+    factor = 1
+    if isinstance(image, Image.Image):
+        width, height = image.size
+        # A large photo is reduced by whole blocks of pixels first: never a full-size float copy.
+        image, factor = shrink(image, _SINGLE_WORKING_SIDE if single else working_side)
     grey = to_grayscale(image)
-    height, width = grey.shape
+    if factor == 1:
+        height, width = grey.shape
     if single:
         frame = to_mnist_frame(grey)
         return Reading((ReadDigit(frame, predict_proba(model, frame[None])[0], (0, 0, width, height)),))
-    scale = min(1.0, working_side / max(height, width))
+    scale = min(1.0, working_side / max(grey.shape))
     if scale < 1.0:
-        grey = resize(grey, (max(1, round(height * scale)), max(1, round(width * scale))))
+        grey = resize(grey, (max(1, round(grey.shape[0] * scale)), max(1, round(grey.shape[1] * scale))))
+    scale /= factor
     ink, mask = extract_ink(grey)
     regions = find_digits(mask)
     if not regions:

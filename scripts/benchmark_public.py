@@ -123,8 +123,9 @@ class RunningApp:
             "DIGIT_FLAG_DIR": str(folder / "flags"),
             **env,
         }
+        self.log = open(folder / "app.log", "wb")
         self.process = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=folder, env=environment,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                        stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + 120
         while time.time() < deadline:
             try:
@@ -155,6 +156,7 @@ class RunningApp:
     def close(self) -> None:
         self.process.terminate()
         self.process.wait(timeout=30)
+        self.log.close()
 
 
 class PageSession:

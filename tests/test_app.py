@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -96,14 +98,14 @@ def test_an_upload_over_the_size_limit_is_refused_and_the_server_keeps_serving(c
 
 def test_flag_returns_the_stored_sample_id(app_server, client, seven, tmp_path):
     _, flag_dir = app_server
-    sample_id = client.predict(handle_file(_file(tmp_path, "flag.png", encode(seven))), 1, api_name="/flag")
+    sample_id = client.predict(handle_file(_file(tmp_path, "flag.png", encode(seven))), "1", api_name="/flag")
     (sample,) = [s for s in read_flags(flag_dir) if s.id == sample_id]
-    assert sample.label == 1 and sample.metadata["source"] == "api" and sample.metadata["predicted"] == 7
+    assert sample.label == 1 and sample.status == "pending" and sample.metadata["source"] == "api" and sample.metadata["predicted"] == 7
 
 
-@pytest.mark.parametrize("digit, message", [(11, "expected an integer 0-9"), (-2, "expected an integer 0-9")])
-def test_flag_refuses_a_label_outside_0_to_9(client, seven, tmp_path, digit, message):
-    with pytest.raises(AppError, match=message):
+@pytest.mark.parametrize("digit", [11, -2, 3.5, True, "seven", None])
+def test_flag_refuses_a_label_that_is_not_one_digit_and_names_it(client, seven, tmp_path, digit):
+    with pytest.raises(AppError, match=f"label {digit!r} is not a digit; expected an integer 0-9"):
         client.predict(handle_file(_file(tmp_path, "x.png", encode(seven))), digit, api_name="/flag")
 
 
@@ -208,3 +210,24 @@ def test_fifty_flags_from_one_client_store_at_most_the_burst_and_none_trains_bef
     capsys.readouterr()
     assert train.main(["--extra", str(flag_dir), "--dry-run"]) == 0
     assert json.loads(capsys.readouterr().out.splitlines()[-1]) == {"added": 0, "pending_skipped": len(stored), "rejected_skipped": 0}
+
+
+def test_the_upload_cache_sweeper_deletes_old_uploads_and_keeps_what_the_page_shows(starter, tmp_path):
+    import threading
+
+    import app as digit_app
+
+    demo = digit_app.build_app(starter, flag_dir=tmp_path / "flags")
+    uploads = [tmp_path / f"upload{i}.png" for i in range(3)]
+    for path in uploads:
+        path.write_bytes(b"x" * 1000)
+    demo.upload_file_set.update(str(p) for p in uploads)
+    shown = {name for block in demo.blocks.values() for name in getattr(block, "keep_in_cache", ())}  # the About panel's picture
+    stop = threading.Event()
+    sweeper = threading.Thread(target=digit_app.sweep_upload_cache, args=(demo,), kwargs=dict(every=0.05, age=0.0, stop=stop))
+    sweeper.start()
+    time.sleep(0.5)
+    stop.set()
+    sweeper.join()
+    assert not any(p.exists() for p in uploads) and not demo.upload_file_set & {str(p) for p in uploads}
+    assert shown and all(Path(name).exists() for name in shown)
