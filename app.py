@@ -398,8 +398,15 @@ def _flag_reading(context: AppContext, verdict: str, label, reading, client: str
 # safe decoding, so bad files get our messages; a user error is one log line, not a traceback.
 
 
-def api_predict(context: AppContext, image) -> dict[str, float]:
-    """Read one digit from an image file: its top 3 digits with their probabilities."""
+def classify_digit(context: AppContext, image) -> dict[str, float]:
+    """Read one handwritten digit (0-9) from an image: a drawing, photo or scan of a single digit.
+
+    Args:
+        image: the image file (PNG, JPEG, GIF, BMP, TIFF or WebP; at most 20 MB and 40 megapixels).
+
+    Returns:
+        The three most likely digits with their calibrated probabilities, most likely first.
+    """
     try:
         with returning_memory():
             return read_digits(context.loaded.model, _api_image(image), single=True).digits[0].top(3)
@@ -407,8 +414,15 @@ def api_predict(context: AppContext, image) -> dict[str, float]:
         raise _user_error(exc) from exc
 
 
-def api_read(context: AppContext, image) -> str:
-    """Read every digit of a number in an image file, left to right: the digit string."""
+def read_number(context: AppContext, image) -> str:
+    """Read every handwritten digit in an image, left to right: a number, a postal code, an amount.
+
+    Args:
+        image: the image file (PNG, JPEG, GIF, BMP, TIFF or WebP; at most 20 MB and 40 megapixels).
+
+    Returns:
+        The digits read, as a string such as "2047" (punctuation and ruled lines are left out).
+    """
     try:
         with returning_memory():
             return read_digits(context.loaded.model, _api_image(image)).text
@@ -416,8 +430,17 @@ def api_read(context: AppContext, image) -> str:
         raise _user_error(exc) from exc
 
 
-def api_flag(context: AppContext, image, digit, request: gr.Request = None) -> str:
-    """Store an image of one digit with its right label (0-9), pending review: the sample id."""
+def flag_digit(context: AppContext, image, digit, request: gr.Request = None) -> str:
+    """Send an image of one digit with the digit it really is, to train the next model once a
+    person has reviewed it. At most 10 at once and 6 a minute from one client.
+
+    Args:
+        image: the image file of one digit (PNG, JPEG, GIF, BMP, TIFF or WebP).
+        digit: the right digit, an integer 0-9.
+
+    Returns:
+        The stored sample's id.
+    """
     try:
         digit = validate_label(digit)
         client = client_of(request)
@@ -430,6 +453,15 @@ def api_flag(context: AppContext, image, digit, request: gr.Request = None) -> s
         return store_flag(context, digit, state, verdict="wrong", client=client)
     except DigitCoreError as exc:
         raise _user_error(exc, prefix="Not saved: ") from exc
+
+
+def bind(handler, context: AppContext, *args):
+    """``handler`` with its first arguments given, keeping its name and docstring: Gradio names an
+    endpoint's MCP tool after the function and documents the API from the docstring."""
+    bound = partial(handler, context, *args)
+    bound.__name__ = handler.__name__
+    bound.__doc__ = handler.__doc__
+    return bound
 
 
 def _api_image(payload) -> Image.Image:
@@ -534,16 +566,16 @@ def build_app(
         # (SessionOrder): run side by side, a change sent before "Clear" or "Read it" could finish
         # after it and put a stale answer back. Other pages' events run beside them.
         in_order = dict(concurrency_id="canvas", concurrency_limit=CONCURRENCY, api_visibility="private")
-        on_drawing = partial(read_drawing, context)
+        on_drawing = bind(read_drawing, context)
         # preprocess=False: the drawing arrives as a file and is decoded under the upload limits.
         sketch.change(on_drawing, sketch, drawing_outputs, trigger_mode="always_last", preprocess=False, api_name="drawing_changed", **in_order)
         read_drawing_button.click(on_drawing, sketch, drawing_outputs, preprocess=False, api_name="read_drawing", **in_order)
-        clear.click(partial(clear_drawing, context), None, [sketch, *drawing_outputs, flag_status], api_name="clear", **in_order).then(
+        clear.click(bind(clear_drawing, context), None, [sketch, *drawing_outputs, flag_status], api_name="clear", **in_order).then(
             None, js=SELECT_BRUSH_JS
         )
         demo.load(None, js=SELECT_BRUSH_JS)
         upload.change(
-            partial(read_upload, context),
+            bind(read_upload, context),
             upload,
             [boxes, number, label, frame, message, reading],
             preprocess=False,
@@ -553,8 +585,8 @@ def build_app(
             concurrency_limit=1,
         )
         flag_outputs = [sketch, flag_status, correct_digit, label, frame, message, reading]
-        flag_wrong.click(partial(flag_reading, context, "wrong"), [correct_digit, reading], flag_outputs, api_name="flag_wrong", **in_order)
-        flag_right.click(partial(flag_reading, context, "correct"), [correct_digit, reading], flag_outputs, api_name="flag_correct", **in_order)
+        flag_wrong.click(bind(flag_reading, context, "wrong"), [correct_digit, reading], flag_outputs, api_name="flag_wrong", **in_order)
+        flag_right.click(bind(flag_reading, context, "correct"), [correct_digit, reading], flag_outputs, api_name="flag_correct", **in_order)
 
         with gr.Row(visible=False):
             api_file = gr.File(type="filepath", label="image")
@@ -563,10 +595,11 @@ def build_app(
             api_text = gr.Textbox()
         # preprocess=False: the file is read once, by open_image, under its limits, and the label
         # arrives as sent (3.5 or true is refused, not rounded to 4 or 1).
+        # Each endpoint is also an MCP tool, named after its handler and described by its docstring.
         api = dict(preprocess=False, concurrency_id="api", concurrency_limit=CONCURRENCY)
-        gr.Button(visible=False).click(partial(api_predict, context), api_file, api_label, api_name="predict", **api)
-        gr.Button(visible=False).click(partial(api_read, context), api_file, api_text, api_name="read", **api)
-        gr.Button(visible=False).click(partial(api_flag, context), [api_file, api_digit], api_text, api_name="flag", **api)
+        gr.Button(visible=False).click(bind(classify_digit, context), api_file, api_label, api_name="predict", **api)
+        gr.Button(visible=False).click(bind(read_number, context), api_file, api_text, api_name="read", **api)
+        gr.Button(visible=False).click(bind(flag_digit, context), [api_file, api_digit], api_text, api_name="flag", **api)
     return demo
 
 
@@ -634,6 +667,7 @@ def main(argv: list[str] | None = None) -> None:
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
         share=args.share,
         max_file_size=config.MAX_UPLOAD_BYTES,
+        mcp_server=True,  # the API endpoints as MCP tools, at /gradio_api/mcp/
     )
 
 

@@ -74,7 +74,11 @@ def app_server(tmp_path_factory):
     demo = digit_app.build_app(resolve_model(model_path=None, repo_id=None), flag_dir=flag_dir, flag_gate=gate)
     demo.queue(default_concurrency_limit=digit_app.CONCURRENCY, max_size=256)
     _, url, _ = demo.launch(
-        server_name="127.0.0.1", prevent_thread_lock=True, quiet=True, max_file_size=digit_app.config.MAX_UPLOAD_BYTES
+        server_name="127.0.0.1",
+        prevent_thread_lock=True,
+        quiet=True,
+        max_file_size=digit_app.config.MAX_UPLOAD_BYTES,
+        mcp_server=True,
     )
     yield url, flag_dir
     demo.close()

@@ -163,7 +163,7 @@ def test_handlers_read_a_drawing_and_say_what_to_do_with_nothing(starter, seven,
     assert digit_app.read_drawing(context, None) == (None, None, digit_app.DRAW_FIRST, None)
     assert digit_app.read_upload(context, None)[4] == digit_app.UPLOAD_FIRST
     with pytest.raises(digit_app.gr.Error, match="no file was sent"):
-        digit_app.api_read(context, None)
+        digit_app.read_number(context, None)
 
 
 def test_a_flag_folder_that_cannot_be_written_is_named_on_the_page_and_in_each_flag(starter, seven, tmp_path):
@@ -231,3 +231,31 @@ def test_the_upload_cache_sweeper_deletes_old_uploads_and_keeps_what_the_page_sh
     sweeper.join()
     assert not any(p.exists() for p in uploads) and not demo.upload_file_set & {str(p) for p in uploads}
     assert shown and all(Path(name).exists() for name in shown)
+
+
+def test_an_mcp_client_lists_the_tools_and_reads_a_number_through_them(app_server, mnist_test, rng):
+    import asyncio
+    import base64
+
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamable_http_client
+
+    url, _ = app_server
+    strip = number_strip([mnist_test.images[i] for i in (1, 2, 3, 4)], rng=rng, height=80)
+    seven = draw_on_canvas(mnist_test.images[0], digit_height=260, brush=20)
+    as_data = lambda image: "data:image/png;base64," + base64.b64encode(encode(image)).decode()  # noqa: E731
+
+    async def session():
+        async with streamable_http_client(f"{url.rstrip('/')}/gradio_api/mcp/") as (read, write, _):
+            async with ClientSession(read, write) as client:
+                await client.initialize()
+                tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+                number = await client.call_tool("read_number", {"image": as_data(strip)})
+                digit = await client.call_tool("classify_digit", {"image": as_data(seven)})
+                return tools, number, digit
+
+    tools, number, digit = asyncio.run(session())
+    assert {"classify_digit", "read_number", "flag_digit"} <= set(tools)
+    assert "handwritten digit" in tools["read_number"].description and "image" in tools["read_number"].inputSchema["properties"]
+    assert not number.isError and "2104" in number.content[0].text
+    assert not digit.isError and digit.content[0].text.startswith("{'label': '7'")
