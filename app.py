@@ -34,7 +34,7 @@ from digit_core.errors import DigitCoreError, InvalidImageError, NoDigitFoundErr
 from digit_core.flagging import FlagStore, validate_label
 from digit_core.hub import LoadedModel, resolve_model
 from digit_core.images import ACCEPTED_FORMATS, open_image, shrink
-from digit_core.reading import ReadDigit, Reading, read_digits
+from digit_core.reading import ReadDigit, Reading, a_digit, read_digits
 from digit_core.screening import FlagGate, client_key
 
 logger = logging.getLogger("digit_app")
@@ -190,8 +190,12 @@ def verdict_message(prediction: ReadDigit) -> str:
     top = prediction.top(2)
     (first, p1), (second, p2) = list(top.items())
     if prediction.confidence < NOT_SURE_BELOW:
-        return f"**Not sure.** Maybe a {first} ({p1:.0%}) or a {second} ({p2:.0%}). Try writing it larger and clearer."
-    return f"It's a **{first}** ({p1:.0%} sure)."
+        return (
+            f"**Not sure.** Maybe {a_digit(first)} ({p1:.0%}) or {a_digit(second)} ({p2:.0%}). "
+            "Try writing it larger and clearer."
+        )
+    article, _ = a_digit(first).split(" ")
+    return f"It's {article} **{first}** ({p1:.0%} sure)."
 
 
 def reading_state(prediction: ReadDigit, image, source: str) -> dict:
@@ -350,7 +354,7 @@ def _read_upload(context: AppContext, payload):
     return (
         (shown, annotations(reading, scale)),
         reading.text,
-        first.top(3) if len(reading.digits) == 1 else {f"{reading.text}": reading.confidence},
+        first.top(3) if len(reading.digits) == 1 else None,  # a number has no top 3: the message says it
         frame_picture(first.frame) if len(reading.digits) == 1 else None,
         message,
         state,
@@ -631,21 +635,31 @@ def sweep_upload_cache(demo: gr.Blocks, *, every: float, age: float, stop: threa
 
 
 def about_text(loaded: LoadedModel) -> str:
+    """The About panel, in plain words: which model, how well it reads, how sure it has to be."""
     facts = loaded.facts
-    lines = [f"- **Model:** {loaded.source} ({loaded.location})"]
+    where = {
+        "starter": "the starter model that comes with the app",
+        "hub": f"`{loaded.location}` from the Hugging Face Hub",
+        "local": "a model file chosen by whoever runs this app",
+    }.get(loaded.source, loaded.source)
+    lines = [f"- **Model:** {where}"]
     if loaded.revision:
         lines.append(f"- **Revision:** `{loaded.revision}`")
     if facts:
-        lines.append(f"- **Profile:** {facts.get('profile', '?')}: {facts.get('description', '')}")
+        lines.append(f"- **How it was trained:** {facts.get('description', '')}")
         if "accuracy" in facts:
-            lines.append(f"- **MNIST test accuracy:** {100 * float(facts['accuracy']):.2f}% on {facts.get('n_test', '?')} images")
+            lines.append(
+                f"- **Accuracy:** {100 * float(facts['accuracy']):.2f}% of the {facts.get('n_test', '?')} MNIST test digits "
+                "(handwriting it never saw while training) read right"
+            )
         if "ece" in facts:
-            lines.append(f"- **Expected calibration error:** {float(facts['ece']):.4f}")
-        if "n_support_vectors" in facts:
-            lines.append(f"- **Support vectors:** {facts['n_support_vectors']}")
+            lines.append(
+                f"- **Honest confidence:** when it says 90% sure it is right about 90% of the time "
+                f"(calibration error {float(facts['ece']):.4f} on those digits)"
+            )
     else:
-        lines.append("- No model card was found, so accuracy figures are unknown.")
-    lines.append(f"- Below {NOT_SURE_BELOW:.0%} confidence the app says it is not sure.")
+        lines.append("- No model card was found, so its accuracy is unknown.")
+    lines.append(f"- Below {NOT_SURE_BELOW:.0%} confidence it says it is not sure instead of guessing.")
     return "\n".join(lines)
 
 

@@ -14,12 +14,17 @@ from .images import shrink, to_grayscale
 from .inference import predict_proba
 from .scan import DigitRegion, find_digits
 
-__all__ = ["ReadDigit", "Reading", "read_digits", "PAGE_WORKING_SIDE"]
+__all__ = ["ReadDigit", "Reading", "read_digits", "a_digit", "PAGE_WORKING_SIDE"]
 
 #: Pages are read at most this many pixels on their longer side (a 12 MP photo is reduced ~2.5x).
 PAGE_WORKING_SIDE = 1600
 #: A single digit is reduced to no less than this before framing (which works at 256 px).
 _SINGLE_WORKING_SIDE = 512
+
+
+def a_digit(digit) -> str:
+    """A digit with its article, as a sentence says it: "a 7", "an 8"."""
+    return f"an {digit}" if str(digit) == "8" else f"a {digit}"
 
 
 @dataclass(frozen=True)

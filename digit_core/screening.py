@@ -19,6 +19,7 @@ import numpy as np
 
 from . import config
 from .errors import RateLimitedError
+from .reading import a_digit
 
 __all__ = ["FlagGate", "client_key", "SURE_OF_ANOTHER", "NEAR_IDENTICAL"]
 
@@ -117,7 +118,7 @@ class FlagGate:
             probabilities = np.asarray(probabilities, dtype=float)
             read = int(np.argmax(probabilities))
             if read != label and probabilities[read] >= SURE_OF_ANOTHER:
-                reasons.append(f"the model was {probabilities[read]:.0%} sure it is a {read}")
+                reasons.append(f"the model was {probabilities[read]:.0%} sure it is {a_digit(read)}")
         if frame is None:
             return reasons
         frame = np.asarray(frame, dtype=np.float32)

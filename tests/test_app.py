@@ -259,3 +259,14 @@ def test_an_mcp_client_lists_the_tools_and_reads_a_number_through_them(app_serve
     assert "handwritten digit" in tools["read_number"].description and "image" in tools["read_number"].inputSchema["properties"]
     assert not number.isError and "2104" in number.content[0].text
     assert not digit.isError and digit.content[0].text.startswith("{'label': '7'")
+
+
+def test_the_answer_names_an_eight_in_correct_english_and_a_number_has_no_top_3(starter, mnist_test, rng, tmp_path):
+    import app as digit_app
+
+    context = digit_app.AppContext.create(starter, flag_dir=tmp_path / "flags")
+    eight = draw_on_canvas(mnist_test.images[int(np.flatnonzero(mnist_test.labels == 8)[0])], digit_height=260, brush=20)
+    assert "It's an **8**" in digit_app.read_drawing(context, {"composite": np.asarray(eight)})[2]
+    strip = number_strip([mnist_test.images[i] for i in (1, 2, 3, 4)], rng=rng, height=80)
+    _, number, top, frame, message, _ = digit_app.read_upload(context, _file(tmp_path, "n.png", encode(strip)))
+    assert number == "2104" and top is None and frame is None and "**2104**" in message
