@@ -133,7 +133,7 @@ class AppContext:
             removed = store.clean_orphans()
             if removed:
                 logger.info("flag store: removed %d files left by an interrupted write", removed)
-            logger.info("flag store %s: %s", store.root, store.counts())  # counted once, here, not in a flag
+            logger.info("flag store %s: %s", store.root, store.counts())  # counted by that same read, never in a flag
         gate = flag_gate or FlagGate(per_minute=config.FLAGS_PER_MINUTE, burst=config.FLAG_BURST)
         return cls(loaded=loaded, store=store, gate=gate, store_problem=problem)
 

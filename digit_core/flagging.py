@@ -288,7 +288,7 @@ class FlagStore:
                 self._write_card()
                 _atomic_write(self.folder / file_name, png)
                 try:
-                    _append_line(self.folder / "metadata.jsonl", line)
+                    _append_lines(self.folder / "metadata.jsonl", [line])
                 except BaseException:
                     (self.folder / file_name).unlink(missing_ok=True)
                     raise
@@ -339,10 +339,6 @@ class FlagStore:
             counts = self._counts_locked()
             return {status: int(counts[status]) for status in STATUSES}
 
-    def count(self) -> int:
-        """Samples stored in the whole folder (all writers, every status)."""
-        return sum(self.counts().values())
-
     def _counts_locked(self) -> Counter:
         if self._counts is None:
             self._counts = Counter(sample.status for sample in read_flags(self.root))
@@ -352,11 +348,15 @@ class FlagStore:
         """Remove what a crash left: temporary files, and images no metadata line lists.
 
         Only files older than ``older_than`` seconds go, so a write in flight in another process is
-        never touched. Returns how many files were removed.
+        never touched. The samples it reads also give the store its counts, so that they are not
+        read a second time. Returns how many files were removed.
         """
         removed = 0
         cutoff = time.time() - older_than
-        listed = {sample.path.resolve() for sample in read_flags(self.root)}
+        samples = read_flags(self.root)
+        with self._locked():
+            self._counts = Counter(sample.status for sample in samples)
+        listed = {sample.path.resolve() for sample in samples}
         for path in self.root.glob("**/*"):
             try:
                 if not path.is_file() or path.stat().st_mtime > cutoff:
@@ -419,10 +419,6 @@ def _atomic_write(path: Path, data: bytes) -> None:
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
-
-
-def _append_line(path: Path, entry: dict) -> None:
-    _append_lines(path, [entry])
 
 
 def _append_lines(path: Path, entries: list[dict]) -> None:

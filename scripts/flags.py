@@ -105,8 +105,7 @@ def _write_sheet(samples: list[FlaggedSample], path: Path) -> None:
     gallery_image(frames, np.array([s.label for s in samples]), predicted, limit=len(samples)).save(path)
 
 
-def summarise(folder: Path) -> dict:
-    samples = read_flags(folder)
+def summarise(samples: list[FlaggedSample]) -> dict:
     labels = Counter(s.label for s in samples)
     pairs = Counter(
         f"{s.metadata.get('predicted')}->{s.label}" for s in samples if s.metadata.get("verdict") == "wrong"
@@ -128,11 +127,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.folder.is_dir():
         print(f"error: flag folder {args.folder} does not exist.", file=sys.stderr)
         return 2
-    summary = summarise(args.folder)
+    samples = read_flags(args.folder)
+    summary = summarise(samples)
     if args.json:
         print(json.dumps({status: summary[status] for status in STATUSES}))
         return 0
-    samples = read_flags(args.folder)
     print(f"{summary['samples']} flagged samples in {args.folder}: "
           + ", ".join(f"{summary[status]} {status}" for status in STATUSES))
     print("per digit: " + ", ".join(f"{d}: {n}" for d, n in summary["per_label"].items()))
