@@ -32,7 +32,7 @@ from PIL import Image
 from digit_core import config
 from digit_core.errors import DigitCoreError, InvalidImageError, NoDigitFoundError
 from digit_core.flagging import FlagStore, validate_label
-from digit_core.hub import LoadedModel, resolve_model
+from digit_core.hub import PROMOTED_TAG, LoadedModel, ModelFollower, resolve_model
 from digit_core.images import ACCEPTED_FORMATS, open_image, shrink
 from digit_core.reading import ReadDigit, Reading, a_digit, read_digits
 from digit_core.screening import FlagGate, client_key
@@ -100,6 +100,7 @@ class AppContext:
     Attributes
     ----------
     loaded : LoadedModel
+        The model served now (see :meth:`swap`).
     store : FlagStore
     gate : FlagGate
         Per-client rate limit and screening of flags.
@@ -114,6 +115,11 @@ class AppContext:
     gate: FlagGate
     store_problem: str | None = None
     order: SessionOrder = field(default_factory=SessionOrder)
+
+    def swap(self, loaded: LoadedModel) -> None:
+        """Serve another model from now on. Handlers take ``context.loaded`` once per request, and
+        this replaces that one reference, so every answer comes from one whole model."""
+        self.loaded = loaded
 
     @classmethod
     def create(
@@ -168,8 +174,8 @@ def store_flag(context: AppContext, label, reading: dict, *, verdict: str, clien
         frame=reading.get("frame"),
         predicted=reading.get("digit"),
         probabilities=reading.get("probabilities"),
-        model_id=context.loaded.model_id,
-        model_revision=context.loaded.revision,
+        model_id=reading.get("model_id", "unknown"),
+        model_revision=reading.get("model_revision"),
         source=reading.get("source", "api"),
         verdict=verdict,
         client=client,
@@ -198,15 +204,17 @@ def verdict_message(prediction: ReadDigit) -> str:
     return f"It's {article} **{first}** ({p1:.0%} sure)."
 
 
-def reading_state(prediction: ReadDigit, image, source: str) -> dict:
-    """What a flag needs of one reading, kept per session: the frame, and the image as a PNG at most
-    FLAG_IMAGE_SIDE pixels a side (tens of kilobytes), never the decoded upload."""
+def reading_state(prediction: ReadDigit, image, source: str, loaded: LoadedModel) -> dict:
+    """What a flag needs of one reading, kept per session: the frame, the image as a PNG at most
+    FLAG_IMAGE_SIDE pixels a side (tens of kilobytes, never the decoded upload) and which model read it."""
     return {
         "image_png": flag_png(image),
         "frame": prediction.frame,
         "digit": prediction.digit,
         "probabilities": prediction.probabilities.tolist(),
         "source": source,
+        "model_id": loaded.model_id,
+        "model_revision": loaded.revision,
     }
 
 
@@ -307,7 +315,8 @@ def _read_drawing(context: AppContext, editor_value):
         drawing = _drawing(editor_value)
         if drawing is None:
             return None, None, DRAW_FIRST, None
-        prediction = read_digits(context.loaded.model, drawing, single=True).digits[0]
+        loaded = context.loaded  # one model for the whole request, whatever a swap does meanwhile
+        prediction = read_digits(loaded.model, drawing, single=True).digits[0]
     except NoDigitFoundError:
         return None, None, DRAW_FIRST, None
     except DigitCoreError as exc:
@@ -316,7 +325,7 @@ def _read_drawing(context: AppContext, editor_value):
         prediction.top(3),
         frame_picture(prediction.frame),
         verdict_message(prediction),
-        reading_state(prediction, drawing, "draw"),
+        reading_state(prediction, drawing, "draw", loaded),
     )
 
 
@@ -332,7 +341,8 @@ def _read_upload(context: AppContext, payload):
         return None, "", None, None, UPLOAD_FIRST, None
     try:
         image = open_image(path)
-        reading = read_digits(context.loaded.model, image)
+        loaded = context.loaded
+        reading = read_digits(loaded.model, image)
     except NoDigitFoundError:
         return None, "", None, None, "No digit found in this image. Upload a photo or scan with dark digits on light paper (or the reverse).", None
     except InvalidImageError as exc:
@@ -343,7 +353,7 @@ def _read_upload(context: AppContext, payload):
     first = reading.digits[0]
     if len(reading.digits) == 1:
         message = verdict_message(first)
-        state = reading_state(first, image, "upload")
+        state = reading_state(first, image, "upload", loaded)
     else:
         unsure = [str(i + 1) for i, d in enumerate(reading.digits) if d.confidence < NOT_SURE_BELOW]
         message = f"Read **{reading.text}** ({reading.confidence:.0%} sure of the whole number)."
@@ -451,8 +461,9 @@ def flag_digit(context: AppContext, image, digit, request: gr.Request = None) ->
         context.gate.admit(client)
         with returning_memory():
             picture = _api_image(image)
-            prediction = read_digits(context.loaded.model, picture, single=True).digits[0]
-            state = reading_state(prediction, picture, "api")
+            loaded = context.loaded
+            prediction = read_digits(loaded.model, picture, single=True).digits[0]
+            state = reading_state(prediction, picture, "api", loaded)
             del picture
         return store_flag(context, digit, state, verdict="wrong", client=client)
     except DigitCoreError as exc:
@@ -489,6 +500,7 @@ def build_app(
     flag_dir: str | Path = config.FLAG_DIR,
     flag_store: FlagStore | None = None,
     flag_gate: FlagGate | None = None,
+    context: AppContext | None = None,
 ) -> gr.Blocks:
     """The whole interface, for one loaded model: layout and wiring of the module's handlers.
 
@@ -502,8 +514,11 @@ def build_app(
         Use this store instead of one made for ``flag_dir`` (tests pass one).
     flag_gate : FlagGate, optional
         Use this rate limit instead of the configured one (``DIGIT_FLAG_BURST``, ``DIGIT_FLAGS_PER_MINUTE``).
+    context : AppContext, optional
+        Serve this context (its model can be swapped while the app runs); by default one is made
+        from the other arguments.
     """
-    context = AppContext.create(loaded, flag_dir=flag_dir, flag_store=flag_store, flag_gate=flag_gate)
+    context = context or AppContext.create(loaded, flag_dir=flag_dir, flag_store=flag_store, flag_gate=flag_gate)
 
     with gr.Blocks(title="Handwritten digit recogniser", delete_cache=config.UPLOAD_CACHE_EXPIRY) as demo:
         gr.Markdown(
@@ -561,7 +576,7 @@ def build_app(
                         flag_right = gr.Button("Correct!", elem_id="flag-correct")
                 flag_status = gr.Markdown("", elem_id="flag-status")
         with gr.Accordion("About the model", open=False):
-            gr.Markdown(about_text(loaded))
+            about = gr.Markdown(about_text(loaded), elem_id="about")
             if loaded.confusion_matrix is not None:
                 gr.Image(str(loaded.confusion_matrix), label="Confusion matrix on the MNIST test set", interactive=False)
 
@@ -578,6 +593,8 @@ def build_app(
             None, js=SELECT_BRUSH_JS
         )
         demo.load(None, js=SELECT_BRUSH_JS)
+        # The model may have been swapped since start (DIGIT_MODEL_FOLLOW): each page says which it gets.
+        demo.load(lambda: about_text(context.loaded), None, about, api_visibility="private", queue=False)
         upload.change(
             bind(read_upload, context),
             upload,
@@ -645,6 +662,8 @@ def about_text(loaded: LoadedModel) -> str:
     lines = [f"- **Model:** {where}"]
     if loaded.revision:
         lines.append(f"- **Revision:** `{loaded.revision}`")
+    if loaded.promoted_at:
+        lines.append(f"- **Promoted:** {loaded.promoted_at} (UTC), after reading every test set at least as well as the model before it")
     if facts:
         lines.append(f"- **How it was trained:** {facts.get('description', '')}")
         if "accuracy" in facts:
@@ -668,9 +687,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--share", action="store_true", help="also create a public gradio.live link")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    loaded = resolve_model()
+    follow = config.MODEL_FOLLOW and config.MODEL_REPO and not config.MODEL_PATH
+    # Following: start on the promoted tag (from the Hub cache when the Hub cannot be reached).
+    loaded = resolve_model(revision=PROMOTED_TAG) if follow else resolve_model()
     logger.info("serving %s model from %s", loaded.source, loaded.location)
-    demo = build_app(loaded)
+    context = AppContext.create(loaded)
+    demo = build_app(loaded, context=context)
+    if follow:
+        follower = ModelFollower(config.MODEL_REPO, current=loaded.revision, swap=context.swap)
+        follower.check()  # at start, then on an interval
+        follower.start(config.MODEL_CHECK_SECONDS)
     every, age = config.UPLOAD_CACHE_EXPIRY
     threading.Thread(
         target=sweep_upload_cache, args=(demo,), kwargs=dict(every=every, age=age, stop=threading.Event()), daemon=True

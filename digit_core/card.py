@@ -45,7 +45,10 @@ profile **{{ facts.profile }}**: {{ facts.description }}
 
 - Data: MNIST training set (first 60,000 images){% if facts.n_pen %} plus {{ facts.n_pen }} canvas drawings of real
   pen digits ({{ facts.pen_source }}){% endif %}{% if facts.n_extra %} plus {{ facts.n_extra }} labelled drawings{% endif %};
-  {{ facts.n_fit }} rows after augmentation; {{ facts.n_support_vectors }} support vectors.
+  {{ facts.n_fit }} rows after augmentation; {{ facts.n_support_vectors }} support vectors.{% for source in facts.extra_sources %}
+- Extra drawings from {% if source.dataset %}the Hub dataset `{{ source.dataset }}` at revision `{{ source.revision }}`{% else %}the folder `{{ source.folder }}`{% endif %}:
+  {{ source.accepted }} accepted, {{ source.trained_on }} trained on, {{ source.held_out }} held out to compare models on;
+  left out until reviewed: {{ source.pending_skipped }} pending, {{ source.rejected_skipped }} rejected.{% endfor %}
 - Command: `{{ facts.command }}`
 - Wall time (2-core machine): {% for stage, s in facts.seconds.items() %}{{ stage }} {{ "%.1f" % s }} s{% if not loop.last %}, {% endif %}{% endfor %}.
 - Data checksums (MD5): {% for name, md5 in facts.data_md5.items() %}`{{ name }}` {{ md5 }}{% if not loop.last %}, {% endif %}{% endfor %}.
@@ -83,6 +86,8 @@ class CardFacts:
     n_pen: int = 0
     pen_source: str = ""
     pen_held_out: list[str] = field(default_factory=list)
+    extra_sources: list[dict] = field(default_factory=list)
+    extra_held_out_fraction: float = 0.0
     versions: dict[str, str] = field(default_factory=dict)
 
 

@@ -16,6 +16,8 @@ __all__ = [
     "MODEL_PATH",
     "MODEL_REPO",
     "MODEL_REVISION",
+    "MODEL_FOLLOW",
+    "MODEL_CHECK_SECONDS",
     "FLAG_DIR",
     "FLAG_REPO",
     "HF_TOKEN",
@@ -63,6 +65,11 @@ MODEL_PATH: Path | None = _env_path("DIGIT_MODEL_PATH")
 MODEL_REPO: str | None = _env_str("DIGIT_MODEL_REPO")
 #: Hub revision to pin (``DIGIT_MODEL_REVISION``): a commit SHA, so the app never changes under you.
 MODEL_REVISION: str | None = _env_str("DIGIT_MODEL_REVISION")
+#: Follow the newest promoted revision of ``DIGIT_MODEL_REPO`` instead of a pinned one
+#: (``DIGIT_MODEL_FOLLOW=1``): the ``promoted`` tag that ``scripts/promote.py`` moves, checked at
+#: start and every ``DIGIT_MODEL_CHECK_MINUTES`` (default 10), swapped in without a restart.
+MODEL_FOLLOW: bool = os.environ.get("DIGIT_MODEL_FOLLOW", "") == "1"
+MODEL_CHECK_SECONDS: float = 60.0 * float(os.environ.get("DIGIT_MODEL_CHECK_MINUTES", "10"))
 #: Where flagged drawings are stored (``DIGIT_FLAG_DIR``).
 FLAG_DIR: Path = _env_path("DIGIT_FLAG_DIR") or _default_flag_dir()
 #: Hub dataset repository that flagged drawings are pushed to (``DIGIT_FLAG_REPO``).

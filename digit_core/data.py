@@ -20,6 +20,7 @@ from .errors import DatasetError, DigitCoreError, InvalidLabelError
 from .flagging import read_reviews, sample_status
 from .framing import to_mnist_frame
 from .images import open_image
+from .real_data import held_out
 
 __all__ = [
     "MNIST_FILES",
@@ -30,6 +31,7 @@ __all__ = [
     "read_idx",
     "ExtraSamples",
     "load_extra_folder",
+    "FLAG_HELD_OUT_FRACTION",
     "label_from_filename",
     "file_md5",
 ]
@@ -39,6 +41,10 @@ MNIST_FILES = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
     "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
 }
+#: The part of the accepted extra samples kept out of training, to show that a new model reads
+#: people's drawings better than the served one (``scripts/promote.py``): a hash of each sample's
+#: id decides, so a sample stays on its side across retrainings.
+FLAG_HELD_OUT_FRACTION = 0.2
 _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp"}
 
 
@@ -198,6 +204,23 @@ class ExtraSamples:
     def counts(self) -> dict[int, int]:
         """Number of samples of each digit."""
         return {digit: int((self.labels == digit).sum()) for digit in range(10)}
+
+    def split_held_out(self, fraction: float = FLAG_HELD_OUT_FRACTION) -> tuple["ExtraSamples", "ExtraSamples"]:
+        """``(for training, held out)``: a fixed ``fraction`` of the samples, chosen by a hash of each
+        file's name (a flag's id), kept out of training to compare models on."""
+        keep_out = np.array([held_out(Path(source).stem, fraction=fraction, salt="digit-flags") for source in self.sources], dtype=bool)
+        return self._where(~keep_out), self._where(keep_out)
+
+    def _where(self, keep: np.ndarray) -> "ExtraSamples":
+        return ExtraSamples(
+            self.images[keep],
+            self.labels[keep],
+            [source for source, k in zip(self.sources, keep) if k],
+            self.skipped,
+            self.duplicates,
+            self.pending_skipped,
+            self.rejected_skipped,
+        )
 
 
 def load_extra_folder(folder: str | Path) -> ExtraSamples:

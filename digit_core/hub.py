@@ -1,25 +1,46 @@
-"""Which model to serve, and publishing models to the Hugging Face Hub.
+"""Which model to serve, publishing models to the Hugging Face Hub, and reading flag datasets from it.
 
 :func:`resolve_model` tries, in order: a local file (``DIGIT_MODEL_PATH``), the Hub
 (``DIGIT_MODEL_REPO`` at ``DIGIT_MODEL_REVISION``, through ``hf_hub_download`` and its cache, so
 ``HF_HUB_OFFLINE=1`` is honoured), and the bundled starter model. A failure at one step falls back to
 the next with a notice that says why; every load goes through the safe loader.
+
+:class:`ModelFollower` keeps a running app on the newest *promoted* revision (the ``promoted`` tag
+that ``scripts/promote.py`` moves), and :func:`download_dataset` brings a flag dataset
+(``hf://datasets/OWNER/NAME[@REVISION]``) into the Hub cache for training.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from huggingface_hub import CommitOperationAdd, HfApi, hf_hub_download
+from huggingface_hub import CommitOperationAdd, HfApi, hf_hub_download, snapshot_download
 
 from . import config
 from .card import read_card_facts
-from .errors import DigitCoreError, ModelLoadError
+from .errors import DatasetError, DigitCoreError, ModelLoadError
 from .persistence import load_model
 
-__all__ = ["LoadedModel", "resolve_model", "download_model", "publish_model", "CARD_FILENAME"]
+__all__ = [
+    "LoadedModel",
+    "resolve_model",
+    "download_model",
+    "publish_model",
+    "promoted_revision",
+    "move_promoted_tag",
+    "download_golden_set",
+    "ModelFollower",
+    "DatasetSnapshot",
+    "parse_dataset_spec",
+    "download_dataset",
+    "CARD_FILENAME",
+    "PROMOTED_TAG",
+    "GOLDEN_FOLDER",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +48,12 @@ logger = logging.getLogger(__name__)
 CARD_FILENAME = "README.md"
 #: The evaluation picture published with a model, shown in the app's About section.
 CONFUSION_FILENAME = "confusion_matrix.png"
+#: The tag ``scripts/promote.py`` moves to each model it proves better; ``DIGIT_MODEL_FOLLOW=1`` serves it.
+PROMOTED_TAG = "promoted"
+#: Folder of the model repository holding the golden set: real drawings, images and ``labels.csv``.
+GOLDEN_FOLDER = "golden"
+#: ``hf://datasets/OWNER/NAME`` with an optional ``@REVISION`` (branch, tag or commit).
+_DATASET_SPEC = re.compile(r"^hf://datasets/(?P<repo>[\w.-]+/[\w.-]+)(?:@(?P<revision>[\w./-]+))?/?$")
 
 
 @dataclass
@@ -61,6 +88,12 @@ class LoadedModel:
         """A short id for flag metadata: ``hub:repo@rev``, ``local:path`` or ``starter``."""
         return self.source if self.source == "starter" else f"{self.source}:{self.location}"
 
+    @property
+    def promoted_at(self) -> str | None:
+        """When ``scripts/promote.py`` promoted this model (UTC, ISO 8601), from its card."""
+        promotion = self.facts.get("promotion") or {}
+        return promotion.get("promoted_at") if isinstance(promotion, dict) else None
+
 
 def download_model(
     repo_id: str, *, revision: str | None = None, cache_dir: str | Path | None = None
@@ -88,6 +121,14 @@ def download_model(
         except Exception:  # optional files: their absence never blocks serving
             extras.append(None)
     return model_path, extras[0], extras[1]
+
+
+def _snapshot_commit(cached_file: Path) -> str | None:
+    # A file from the Hub cache lies in snapshots/<commit>/: the commit a branch or tag resolved to.
+    parent = Path(cached_file).parent
+    if parent.parent.name == "snapshots" and re.fullmatch(r"[0-9a-f]{40}", parent.name):
+        return parent.name
+    return None
 
 
 def _beside(model_path: Path, name: str) -> Path | None:
@@ -154,12 +195,12 @@ def resolve_model(
     if repo_id:
         try:
             path, card, confusion = download_model(repo_id, revision=revision, cache_dir=cache_dir)
-            location = f"{repo_id}@{revision or 'main'}"
+            commit = _snapshot_commit(path) or revision
             return LoadedModel(
                 load_model(path),
                 "hub",
-                location,
-                revision=revision,
+                f"{repo_id}@{commit or 'main'}",
+                revision=commit,
                 facts=_facts(card),
                 notices=notices,
                 confusion_matrix=confusion,
@@ -189,6 +230,7 @@ def publish_model(
     card_path: str | Path | None = None,
     private: bool = False,
     commit_message: str = "Upload digit model",
+    extra_files: dict[str, Path] | None = None,
 ) -> str:
     """Upload a model and its card to a Hub model repository in one commit.
 
@@ -206,6 +248,8 @@ def publish_model(
         The client (pass one to use a token or, in tests, a stand-in).
     card_path : path, optional
         Default: ``README.md`` beside the model. It becomes the repository's README.md.
+    extra_files : dict, optional
+        More files for the same commit, ``{path_in_repo: local path}`` (the golden set).
 
     Returns
     -------
@@ -236,6 +280,8 @@ def publish_model(
     confusion = _beside(model_path, CONFUSION_FILENAME)
     if confusion is not None:
         operations.append(CommitOperationAdd(path_in_repo=CONFUSION_FILENAME, path_or_fileobj=str(confusion)))
+    for path_in_repo, local in (extra_files or {}).items():
+        operations.append(CommitOperationAdd(path_in_repo=path_in_repo, path_or_fileobj=str(local)))
     api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)
     info = api.create_commit(
         repo_id,
@@ -250,3 +296,178 @@ def _has_token() -> bool:
     from huggingface_hub import get_token
 
     return bool(get_token())
+
+
+def promoted_revision(repo_id: str, *, api: HfApi | None = None) -> str | None:
+    """The commit the ``promoted`` tag points to now, asked of the Hub; None when nothing was promoted.
+
+    Raises
+    ------
+    ModelLoadError
+        The Hub could not be asked (offline, network, no such repository).
+    """
+    from huggingface_hub.errors import RevisionNotFoundError
+
+    api = api or HfApi()
+    try:
+        return api.model_info(repo_id, revision=PROMOTED_TAG).sha
+    except RevisionNotFoundError:
+        return None
+    except Exception as exc:  # offline, HTTP, repository not found: the caller keeps what it serves
+        raise ModelLoadError(f"could not ask the Hub which revision of {repo_id} is promoted: {exc}") from exc
+
+
+def move_promoted_tag(repo_id: str, commit: str, *, api: HfApi, message: str) -> None:
+    """Point the ``promoted`` tag at ``commit`` (a Hub tag cannot be moved: it is deleted, then made again)."""
+    from huggingface_hub.errors import HfHubHTTPError, RevisionNotFoundError
+
+    try:
+        api.delete_tag(repo_id, tag=PROMOTED_TAG)
+    except (RevisionNotFoundError, HfHubHTTPError) as exc:
+        if not isinstance(exc, RevisionNotFoundError) and getattr(getattr(exc, "response", None), "status_code", None) != 404:
+            raise
+    api.create_tag(repo_id, tag=PROMOTED_TAG, revision=commit, tag_message=message)
+
+
+def download_golden_set(repo_id: str, *, revision: str | None, cache_dir: str | Path | None = None) -> Path | None:
+    """The golden set (``golden/``: real drawings and ``labels.csv``) of a model repository revision,
+    through the Hub cache; None when that revision has none.
+
+    Raises
+    ------
+    ModelLoadError
+        The repository or revision could not be read.
+    """
+    try:
+        folder = Path(snapshot_download(repo_id, revision=revision, allow_patterns=[f"{GOLDEN_FOLDER}/*"], cache_dir=cache_dir))
+    except Exception as exc:
+        raise ModelLoadError(f"could not get the golden set of {repo_id}@{revision or 'main'}: {exc}") from exc
+    golden = folder / GOLDEN_FOLDER
+    return golden if (golden / "labels.csv").is_file() else None
+
+
+class ModelFollower:
+    """Keeps a running app on the newest promoted revision of a Hub model repository.
+
+    :meth:`check` asks the Hub where the ``promoted`` tag points; when that is a commit other than the
+    one served, it downloads it through the Hub cache, loads it with the safe loader and only then
+    hands the whole :class:`LoadedModel` to ``swap`` (a request never sees a half-loaded model: the
+    handlers take the served model once per request, and the swap replaces one reference). Any failure
+    keeps the model being served and is logged. :meth:`start` checks on an interval in a daemon thread.
+
+    Parameters
+    ----------
+    repo_id : str
+    current : str or None
+        The commit served now.
+    swap : callable taking a LoadedModel
+    api : HfApi, optional
+    cache_dir : path, optional
+    """
+
+    def __init__(self, repo_id: str, *, current: str | None, swap, api: HfApi | None = None, cache_dir=None):
+        self.repo_id = repo_id
+        self.current = current
+        self.swap = swap
+        self.api = api
+        self.cache_dir = cache_dir
+        self._stop = threading.Event()
+
+    def check(self) -> LoadedModel | None:
+        """Swap to the promoted revision if it is new; return the model swapped in, else None."""
+        try:
+            commit = promoted_revision(self.repo_id, api=self.api)
+            if commit is None or commit == self.current:
+                return None
+            path, card, confusion = download_model(self.repo_id, revision=commit, cache_dir=self.cache_dir)
+            loaded = LoadedModel(
+                load_model(path),
+                "hub",
+                f"{self.repo_id}@{commit}",
+                revision=commit,
+                facts=_facts(card),
+                confusion_matrix=confusion,
+            )
+        except DigitCoreError as exc:
+            logger.warning("still serving %s: %s", self.current or "the model loaded at start", exc)
+            return None
+        self.swap(loaded)
+        self.current = commit
+        logger.info("now serving %s (promoted %s)", loaded.location, loaded.promoted_at or "at an unknown time")
+        return loaded
+
+    def start(self, every_seconds: float) -> threading.Thread:
+        """Check every ``every_seconds`` in a daemon thread until :meth:`stop`."""
+
+        def run() -> None:
+            while not self._stop.wait(every_seconds):
+                self.check()
+
+        thread = threading.Thread(target=run, name="model-follower", daemon=True)
+        thread.start()
+        return thread
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+@dataclass(frozen=True)
+class DatasetSnapshot:
+    """A Hub dataset at one commit, in the local Hub cache.
+
+    Attributes
+    ----------
+    repo_id : str
+    revision : str
+        The commit SHA the requested revision resolved to (record it: it names the data exactly).
+    folder : Path
+        The snapshot folder (the dataset's files, as in the repository).
+    """
+
+    repo_id: str
+    revision: str
+    folder: Path
+
+    @property
+    def spec(self) -> str:
+        """``hf://datasets/OWNER/NAME@COMMIT``: this exact data, for a card or a later run."""
+        return f"hf://datasets/{self.repo_id}@{self.revision}"
+
+
+def parse_dataset_spec(spec: str) -> tuple[str, str | None] | None:
+    """``(repo_id, revision or None)`` for ``hf://datasets/OWNER/NAME[@REVISION]``; None for a local path.
+
+    Raises
+    ------
+    DatasetError
+        It starts with ``hf://`` but is not a dataset address of that form.
+    """
+    spec = str(spec)
+    if not spec.startswith("hf://"):
+        return None
+    match = _DATASET_SPEC.match(spec)
+    if match is None:
+        raise DatasetError(f"{spec!r} is not a Hub dataset address; expected hf://datasets/OWNER/NAME or hf://datasets/OWNER/NAME@REVISION.")
+    return match["repo"], match["revision"]
+
+
+def download_dataset(spec: str, *, cache_dir: str | Path | None = None) -> DatasetSnapshot:
+    """Bring a Hub dataset (``hf://datasets/OWNER/NAME[@REVISION]``) into the Hub cache.
+
+    With ``HF_HUB_OFFLINE=1`` it is read from the cache, as every Hub download is. Without a revision
+    the newest commit of ``main`` is taken, and :attr:`DatasetSnapshot.revision` says which it was.
+
+    Raises
+    ------
+    DatasetError
+        Not a dataset address, or the dataset or revision is not on the Hub (or, offline, not in the cache).
+    """
+    parsed = parse_dataset_spec(spec)
+    if parsed is None:
+        raise DatasetError(f"{spec!r} is not a Hub dataset address; expected hf://datasets/OWNER/NAME[@REVISION].")
+    repo_id, revision = parsed
+    try:
+        folder = Path(snapshot_download(repo_id, repo_type="dataset", revision=revision, cache_dir=cache_dir))
+    except Exception as exc:  # offline and not cached, not found, HTTP: all mean "no data"
+        raise DatasetError(f"could not get the dataset {repo_id}@{revision or 'main'} from the Hub: {exc}") from exc
+    return DatasetSnapshot(repo_id, folder.name, folder)

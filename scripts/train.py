@@ -1,6 +1,11 @@
 """Train a digit model and write it with its card and evaluation report.
 
     python scripts/train.py --profile compact --mnist ../shared/mnist --out models/
+    python scripts/train.py --extra flagged/ --extra hf://datasets/OWNER/FLAGS@REVISION --out candidate/
+
+``--extra`` takes flag folders and Hub flag datasets (read through the Hub cache at a pinned
+revision); only accepted samples are used, and a fixed part of them (``--hold-out``) is kept out of
+training so that ``scripts/promote.py`` can compare models on drawings neither has seen.
 """
 
 from __future__ import annotations
@@ -17,9 +22,10 @@ from tqdm import tqdm
 
 from digit_core import config
 from digit_core.card import CardFacts, library_versions, make_model_card
-from digit_core.data import MNIST_FILES, ExtraSamples, file_md5, load_extra_folder, load_mnist
+from digit_core.data import FLAG_HELD_OUT_FRACTION, MNIST_FILES, ExtraSamples, file_md5, load_extra_folder, load_mnist
 from digit_core.errors import DigitCoreError
 from digit_core.evaluation import evaluate, save_evaluation_pictures
+from digit_core.hub import download_dataset, parse_dataset_spec
 from digit_core.model import PROFILES
 from digit_core.persistence import save_model
 from digit_core.real_data import PEN_STYLES, UNIPEN_HELD_OUT_SITES, frame_pen_digits, load_pen_digits
@@ -32,7 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--profile", choices=sorted(PROFILES), default="compact", help="training recipe (default: compact)")
     parser.add_argument("--mnist", type=Path, default=config.DEFAULT_MNIST_DIR, help="folder of the four MNIST IDX files (default: OpenML)")
-    parser.add_argument("--extra", type=Path, action="append", default=[], metavar="DIR", help="folder of labelled drawings (repeatable)")
+    parser.add_argument("--extra", action="append", default=[], metavar="DIR_OR_HF",
+                        help="folder of labelled drawings, or a Hub flag dataset hf://datasets/OWNER/NAME[@REVISION] (repeatable)")
+    parser.add_argument("--hold-out", type=float, default=FLAG_HELD_OUT_FRACTION, metavar="FRACTION",
+                        help=f"part of the accepted extra samples kept out of training for scripts/promote.py (default {FLAG_HELD_OUT_FRACTION})")
     parser.add_argument("--pen", type=Path, default=None, metavar="NPZ",
                         help="real pen digits (unipen_dev.npz layout) drawn as canvas strokes and added to training; "
                         "the held-out sites are never used")
@@ -50,9 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if not 0.0 <= args.hold_out < 1.0:
+        parser.error(f"--hold-out must be at least 0 and below 1; got {args.hold_out}")
     if args.dry_run:
         try:
-            extra = _load_extras(args.extra)
+            extra, _ = _load_extras(args.extra, hold_out=args.hold_out)
         except DigitCoreError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
@@ -81,7 +92,9 @@ def _train(args: argparse.Namespace, command: str) -> int:
     if args.test_limit:
         test = test.head(args.test_limit)
     print(f"MNIST: {len(train)} training and {len(test)} test images ({args.mnist or 'OpenML'})")
-    extra = _load_extras(args.extra)
+    extra, extra_sources = _load_extras(args.extra, hold_out=args.hold_out)
+    if extra is not None:
+        extra, _ = extra.split_held_out(args.hold_out)
     pen, pen_sites = _load_pen(args.pen, limit=args.pen_limit, n_jobs=args.n_jobs, seed=args.seed) if args.pen else (None, [])
 
     bar = tqdm(total=len(STAGES), desc=f"training {args.profile}", unit="stage", file=sys.stderr)
@@ -128,6 +141,8 @@ def _train(args: argparse.Namespace, command: str) -> int:
         n_pen=result.n_drawn,
         pen_source=f"{args.pen.name}: sites {', '.join(pen_sites)}" if pen is not None else "",
         pen_held_out=list(UNIPEN_HELD_OUT_SITES) if pen is not None else [],
+        extra_sources=extra_sources,
+        extra_held_out_fraction=args.hold_out if extra_sources else 0.0,
         versions=library_versions(),
     )
     make_model_card(facts).save(args.out / "README.md")
@@ -156,10 +171,22 @@ def _load_pen(path: Path, *, limit: int | None, n_jobs: int, seed: int) -> tuple
     return ExtraSamples(frames, labels, sources=[str(path)] * len(labels)), sites
 
 
-def _load_extras(folders: list[Path]) -> ExtraSamples | None:
-    if not folders:
-        return None
-    parts = [load_extra_folder(folder) for folder in folders]
+def _load_extras(specs: list[str], *, hold_out: float) -> tuple[ExtraSamples | None, list[dict]]:
+    """Every accepted sample of the folders and Hub datasets, and what each source gave (for the card)."""
+    if not specs:
+        return None, []
+    parts, described = [], []
+    for spec in specs:
+        if parse_dataset_spec(spec) is not None:
+            snapshot = download_dataset(spec)
+            print(f"Hub dataset {snapshot.repo_id} at revision {snapshot.revision} ({snapshot.folder})")
+            part, where = load_extra_folder(snapshot.folder), {"dataset": snapshot.repo_id, "revision": snapshot.revision}
+        else:
+            part, where = load_extra_folder(spec), {"folder": str(spec)}
+        trained, held = part.split_held_out(hold_out)
+        parts.append(part)
+        described.append({**where, "accepted": len(part.labels), "trained_on": len(trained.labels), "held_out": len(held.labels),
+                        "pending_skipped": part.pending_skipped, "rejected_skipped": part.rejected_skipped})
     images = np.concatenate([p.images for p in parts])
     labels = np.concatenate([p.labels for p in parts])
     # Drop exact duplicates across folders too (same frame, same label).
@@ -180,10 +207,11 @@ def _load_extras(folders: list[Path]) -> ExtraSamples | None:
     for where, reason in merged.skipped:
         print(f"skipped {where}: {reason}")
     counts = ", ".join(f"{digit}: {count}" for digit, count in merged.counts().items())
-    print(f"extra drawings: {len(merged.labels)} added ({counts}); {merged.duplicates} duplicates dropped, "
-          f"{len(merged.skipped)} skipped; left out until reviewed: {merged.pending_skipped} pending, "
-          f"{merged.rejected_skipped} rejected")
-    return merged
+    held = len(merged.split_held_out(hold_out)[1].labels)
+    print(f"extra drawings: {len(merged.labels)} added ({counts}), of which {held} are held out of training to compare "
+          f"models on; {merged.duplicates} duplicates dropped, {len(merged.skipped)} skipped; left out until reviewed: "
+          f"{merged.pending_skipped} pending, {merged.rejected_skipped} rejected")
+    return merged, described
 
 
 if __name__ == "__main__":
