@@ -48,6 +48,8 @@ logger = logging.getLogger(__name__)
 CARD_FILENAME = "README.md"
 #: The evaluation picture published with a model, shown in the app's About section.
 CONFUSION_FILENAME = "confusion_matrix.png"
+#: Pictures published with a model when they lie beside it (train.py writes both).
+PICTURE_FILENAMES = (CONFUSION_FILENAME, "misclassified.png")
 #: The tag ``scripts/promote.py`` moves to each model it proves better; ``DIGIT_MODEL_FOLLOW=1`` serves it.
 PROMOTED_TAG = "promoted"
 #: Folder of the model repository holding the golden set: real drawings, images and ``labels.csv``.
@@ -235,7 +237,7 @@ def publish_model(
     """Upload a model and its card to a Hub model repository in one commit.
 
     The repository is created if needed. The files go in a single commit (with
-    ``confusion_matrix.png`` when it lies beside the model), so a failure never leaves a model
+    ``confusion_matrix.png`` and ``misclassified.png`` when they lie beside the model), so a failure never leaves a model
     without its card, or the reverse.
 
     Parameters
@@ -277,9 +279,10 @@ def publish_model(
         CommitOperationAdd(path_in_repo=config.MODEL_FILENAME, path_or_fileobj=str(model_path)),
         CommitOperationAdd(path_in_repo=CARD_FILENAME, path_or_fileobj=str(card_path)),
     ]
-    confusion = _beside(model_path, CONFUSION_FILENAME)
-    if confusion is not None:
-        operations.append(CommitOperationAdd(path_in_repo=CONFUSION_FILENAME, path_or_fileobj=str(confusion)))
+    for name in PICTURE_FILENAMES:
+        picture = _beside(model_path, name)
+        if picture is not None:
+            operations.append(CommitOperationAdd(path_in_repo=name, path_or_fileobj=str(picture)))
     for path_in_repo, local in (extra_files or {}).items():
         operations.append(CommitOperationAdd(path_in_repo=path_in_repo, path_or_fileobj=str(local)))
     api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)

@@ -85,13 +85,13 @@ def test_a_bad_local_path_falls_back_with_a_notice(tmp_path):
     assert loaded.source == "starter" and "missing.skops" in loaded.notices[0]
 
 
-def test_publishing_commits_model_card_and_confusion_matrix_at_once(capsys):
+def test_publishing_commits_model_card_and_pictures_at_once(capsys):
     api = RecordingHfApi()
     status = push_to_hub.main(["--model", str(STARTER_MODEL_PATH), "--repo", REPO], api=api)
     assert status == 0
     assert api.repos == [{"repo_id": REPO, "repo_type": "model", "private": False, "exist_ok": True}]
     (commit,) = api.commits
-    assert set(commit["files"]) == {"model.skops", "README.md", "confusion_matrix.png"}
+    assert set(commit["files"]) == {"model.skops", "README.md", "confusion_matrix.png", "misclassified.png"}
     assert commit["files"]["model.skops"] == STARTER_MODEL_PATH.read_bytes()
     card = commit["files"]["README.md"].decode()
     assert "model-index:" in card and "type: accuracy" in card and "type: ece" in card

@@ -223,3 +223,47 @@ def test_a_follower_that_cannot_reach_the_hub_keeps_the_served_model(offline_hub
     swaps = []
     follower = ModelFollower(MODELS, current="a" * 40, swap=swaps.append, api=HfApi())
     assert follower.check() is None and swaps == [] and follower.current == "a" * 40
+
+
+def test_python_app_py_following_the_promoted_tag_serves_it_from_the_cache_offline(tmp_path, offline_hub):
+    """`DIGIT_MODEL_FOLLOW=1 python app.py`, with the Hub out of reach: the promoted model from the cache."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from gradio_client import Client, handle_file
+
+    from digit_core.hub import move_promoted_tag, publish_model
+    from digit_core.promotion import record_promotion
+
+    api = offline_hub
+    release = tmp_path / "release"
+    shutil.copytree(STARTER_MODEL_PATH.parent, release)
+    record_promotion(release / "README.md", PromotionReport([SetComparison("MNIST test", 10000, 0.995, None)]),
+                     promoted_at="2026-11-25T09:00:00+00:00", repo_id=MODELS)
+    commit = publish_model(release / "model.skops", MODELS, api=api)
+    move_promoted_tag(MODELS, commit, api=api, message="promoted")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("DIGIT_", "HF_"))}
+    environment.update(HF_HUB_OFFLINE="1", HF_HUB_CACHE=str(api.cache), HF_HOME=str(tmp_path / "hf_home"), DIGIT_MODEL_REPO=MODELS,
+                       DIGIT_MODEL_FOLLOW="1", DIGIT_FLAG_DIR=str(tmp_path / "flags"), GRADIO_SERVER_PORT=str(port))
+    log = tmp_path / "app.log"
+    with open(log, "w") as sink:
+        process = subprocess.Popen([sys.executable, str(ROOT / "app.py")], env=environment, stdout=sink, stderr=subprocess.STDOUT, cwd=tmp_path)
+    try:
+        deadline = time.time() + 90
+        while f"{port}" not in log.read_text() and time.time() < deadline and process.poll() is None:
+            time.sleep(0.5)
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        image = tmp_path / "seven.png"
+        Image.open(ROOT / "samples" / "seven.png").save(image)
+        assert client.predict(handle_file(str(image)), api_name="/predict")["label"] == "7"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    text = log.read_text()
+    assert f"serving hub model from {MODELS}@{commit}" in text
+    assert "still serving" in text  # the interval check could not reach the Hub, and said so
