@@ -27,10 +27,10 @@ from pathlib import Path
 
 import gradio as gr
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from digit_core import config
-from digit_core.errors import DigitCoreError, InvalidImageError, NoDigitFoundError
+from digit_core.errors import DigitCoreError, InvalidImageError, InvalidLabelError, NoDigitFoundError
 from digit_core.flagging import FlagStore, validate_label
 from digit_core.hub import PROMOTED_TAG, LoadedModel, ModelFollower, resolve_model
 from digit_core.images import ACCEPTED_FORMATS, open_image, shrink
@@ -52,6 +52,21 @@ STATE_SECONDS = 15 * 60
 #: Two workers for a 2-core machine: each prediction is CPU-bound and takes a few milliseconds.
 CONCURRENCY = 2
 DRAW_FIRST = "Draw a digit first."
+#: The sketchpad's canvas, wide enough for a number of several digits.
+CANVAS_SIZE = (800, 400)
+#: Page styles (``launch(css=PAGE_CSS)``): no zoom, pan or colour controls on the canvas (there is
+#: one colour, and zooming a canvas this size helps no one), no page chrome crowding a phone.
+PAGE_CSS = """
+#sketchpad button[aria-label="Pan"], #sketchpad button[aria-label="Zoom in"],
+#sketchpad button[aria-label="Zoom out"], #sketchpad .zoom-number,
+#sketchpad button[aria-label="Color"] { display: none !important; }
+#message { min-height: 2.5em; font-size: 1.1em; }
+@media (max-width: 640px) {
+  #sketchpad { height: 250px !important; }
+  /* the tool bar sits at the left edge: keep the canvas clear of it */
+  #sketchpad .pixi-target, #sketchpad .pixi-target-crop { left: 48px !important; width: calc(100% - 48px) !important; }
+}
+"""
 #: Gradio's sketchpad starts with no tool chosen; pick the brush so people can draw at once.
 SELECT_BRUSH_JS = """
 () => {
@@ -157,30 +172,64 @@ def client_of(request: gr.Request | None) -> str:
     return client_key(address, username=username)
 
 
-def store_flag(context: AppContext, label, reading: dict, *, verdict: str, client: str) -> str:
-    """Screen and store one flag as pending; return the sample id. (Callers take the client's turn
-    at the rate limit first, ``context.gate.admit``, before any costly decoding.)
+def right_digits(answer, count: int) -> list[int]:
+    """The digits a person says a reading of ``count`` digits should have been: ``"42"``, ``" 4 2 "``
+    or ``7`` (an API's integer).
 
     Raises
     ------
-    InvalidLabelError, InvalidImageError, FlagStoreError
-        Nothing is stored; the message says why.
+    InvalidLabelError
+        Not digits 0-9 only, or not as many digits as were read (the message says both counts).
     """
-    label = validate_label(label)
-    suspicion = context.gate.suspicion(client, label=label, frame=reading.get("frame"), probabilities=reading.get("probabilities"))
-    return context.store.add(
-        Image.open(io.BytesIO(reading["image_png"])),
-        label=label,
-        frame=reading.get("frame"),
-        predicted=reading.get("digit"),
-        probabilities=reading.get("probabilities"),
-        model_id=reading.get("model_id", "unknown"),
-        model_revision=reading.get("model_revision"),
-        source=reading.get("source", "api"),
-        verdict=verdict,
-        client=client,
-        suspicion=suspicion,
+    if not isinstance(answer, str):
+        label = validate_label(answer)
+        if count != 1:
+            _count_mismatch(str(label), count)
+        return [label]
+    text = "".join(answer.split())
+    if not text or not text.isascii() or not text.isdigit():
+        raise InvalidLabelError(f"{answer!r} is not a digit or a number: type digits 0-9 only.")
+    if len(text) != count:
+        _count_mismatch(text, count)
+    return [int(c) for c in text]
+
+
+def _count_mismatch(text: str, count: int):
+    digits = lambda n: "1 digit" if n == 1 else f"{n} digits"  # noqa: E731
+    raise InvalidLabelError(
+        f"it read {digits(count)} and you typed {digits(len(text))} ({text}). Flag a number with as many "
+        "digits as it found (draw them a little apart so each is found), or one digit at a time."
     )
+
+
+def store_flags(context: AppContext, labels: list[int], reading: dict, *, verdict: str, client: str) -> list[str]:
+    """Screen and store each digit of a reading with its label, as its own pending sample; return
+    the ids. (Callers take the client's turn at the rate limit first, ``context.gate.admit``.)
+
+    Raises
+    ------
+    InvalidImageError, FlagStoreError
+        The message says why; the digits stored before the failure stay stored.
+    """
+    ids = []
+    for label, digit in zip(labels, reading["digits"]):
+        suspicion = context.gate.suspicion(client, label=label, frame=digit["frame"], probabilities=digit["probabilities"])
+        ids.append(
+            context.store.add(
+                Image.open(io.BytesIO(digit["image_png"])),
+                label=label,
+                frame=digit["frame"],
+                predicted=digit["digit"],
+                probabilities=digit["probabilities"],
+                model_id=reading.get("model_id", "unknown"),
+                model_revision=reading.get("model_revision"),
+                source=reading.get("source", "api"),
+                verdict=verdict,
+                client=client,
+                suspicion=suspicion,
+            )
+        )
+    return ids
 
 
 # --- turning readings into what the page shows -------------------------------------------------
@@ -190,6 +239,24 @@ def frame_picture(frame: np.ndarray) -> np.ndarray:
     """The 28x28 frame enlarged without smoothing, white digit on black, uint8."""
     scale = FRAME_DISPLAY_SIZE // frame.shape[0]
     return np.kron(np.uint8(np.clip(frame, 0, 1) * 255), np.ones((scale, scale), dtype=np.uint8))
+
+
+def boxes_picture(image, reading: Reading) -> np.ndarray:
+    """A drawn number as the model read it: the drawing on white, each digit's box with its reading;
+    at most FRAME_DISPLAY_SIZE * 2 pixels wide, RGB uint8."""
+    picture = image if isinstance(image, Image.Image) else Image.fromarray(np.asarray(image))
+    shown = Image.new("RGBA", picture.size, "white")
+    shown.alpha_composite(picture.convert("RGBA"))
+    shown = shown.convert("RGB")
+    draw = ImageDraw.Draw(shown)
+    line = max(2, shown.width // 200)
+    for digit in reading.digits:
+        left, top, right, bottom = digit.box
+        colour = (220, 120, 0) if digit.confidence < NOT_SURE_BELOW else (0, 150, 70)
+        draw.rectangle((left, top, right - 1, bottom - 1), outline=colour, width=line)
+        draw.text((left + line, max(0, top - 14 * line)), str(digit.digit), fill=colour, font_size=12 * line)
+    shown.thumbnail((2 * FRAME_DISPLAY_SIZE, 2 * FRAME_DISPLAY_SIZE))
+    return np.asarray(shown)
 
 
 def verdict_message(prediction: ReadDigit) -> str:
@@ -204,18 +271,33 @@ def verdict_message(prediction: ReadDigit) -> str:
     return f"It's {article} **{first}** ({p1:.0%} sure)."
 
 
-def reading_state(prediction: ReadDigit, image, source: str, loaded: LoadedModel) -> dict:
-    """What a flag needs of one reading, kept per session: the frame, the image as a PNG at most
-    FLAG_IMAGE_SIDE pixels a side (tens of kilobytes, never the decoded upload) and which model read it."""
+def reading_state(reading: Reading, image, source: str, loaded: LoadedModel) -> dict:
+    """What a flag needs of one reading, kept per session: for each digit its frame, what was read
+    and its image as a PNG at most FLAG_IMAGE_SIDE pixels a side (tens of kilobytes, never the
+    decoded upload: the whole image for a single digit, the digit's box for a number), and which
+    model read it."""
+    picture = image if isinstance(image, Image.Image) else Image.fromarray(np.asarray(image))
     return {
-        "image_png": flag_png(image),
-        "frame": prediction.frame,
-        "digit": prediction.digit,
-        "probabilities": prediction.probabilities.tolist(),
+        "digits": [
+            {
+                "image_png": flag_png(picture if len(reading.digits) == 1 else digit_crop(picture, digit.box)),
+                "frame": digit.frame,
+                "digit": digit.digit,
+                "probabilities": digit.probabilities.tolist(),
+            }
+            for digit in reading.digits
+        ],
         "source": source,
         "model_id": loaded.model_id,
         "model_revision": loaded.revision,
     }
+
+
+def digit_crop(image: Image.Image, box: tuple[int, int, int, int]) -> Image.Image:
+    """One digit of a number: its box, with a margin of a tenth of its height."""
+    left, top, right, bottom = box
+    margin = max(2, (bottom - top) // 10)
+    return image.crop((max(0, left - margin), max(0, top - margin), min(image.width, right + margin), min(image.height, bottom + margin)))
 
 
 def flag_png(image) -> bytes:
@@ -305,7 +387,10 @@ def returning_memory() -> Iterator[None]:
 
 
 def read_drawing(context: AppContext, editor_value, request: gr.Request = None):
-    """Sketchpad value -> (top 3, frame picture, message, reading state)."""
+    """Sketchpad value -> (top 3, picture of what the model saw, message, reading state).
+
+    A single digit shows its top 3 and its 28x28 frame; a number shows the drawing with each digit's
+    box and reading, and no top 3."""
     with context.order.turn(request):
         return _read_drawing(context, editor_value)
 
@@ -316,17 +401,17 @@ def _read_drawing(context: AppContext, editor_value):
         if drawing is None:
             return None, None, DRAW_FIRST, None
         loaded = context.loaded  # one model for the whole request, whatever a swap does meanwhile
-        prediction = read_digits(loaded.model, drawing, single=True).digits[0]
+        reading = read_digits(loaded.model, drawing)
+        if len(reading.digits) == 1:  # one digit: read as a whole, as a single digit is framed best
+            reading = read_digits(loaded.model, drawing, single=True)
     except NoDigitFoundError:
         return None, None, DRAW_FIRST, None
     except DigitCoreError as exc:
         return None, None, f"Could not read the drawing: {exc}", None
-    return (
-        prediction.top(3),
-        frame_picture(prediction.frame),
-        verdict_message(prediction),
-        reading_state(prediction, drawing, "draw", loaded),
-    )
+    first = reading.digits[0]
+    if len(reading.digits) == 1:
+        return first.top(3), frame_picture(first.frame), verdict_message(first), reading_state(reading, drawing, "draw", loaded)
+    return None, boxes_picture(drawing, reading), number_message(reading), reading_state(reading, drawing, "draw", loaded)
 
 
 def read_upload(context: AppContext, payload):
@@ -351,24 +436,24 @@ def _read_upload(context: AppContext, payload):
         return None, "", None, None, f"Could not read the image: {exc}", None
     shown, scale = upload_picture(image)
     first = reading.digits[0]
-    if len(reading.digits) == 1:
-        message = verdict_message(first)
-        state = reading_state(first, image, "upload", loaded)
-    else:
-        unsure = [str(i + 1) for i, d in enumerate(reading.digits) if d.confidence < NOT_SURE_BELOW]
-        message = f"Read **{reading.text}** ({reading.confidence:.0%} sure of the whole number)."
-        if unsure:
-            message += f" Not sure about digit {', '.join(unsure)}."
-        message += " To flag a wrong digit, draw or upload it on its own."
-        state = None
+    single = len(reading.digits) == 1
     return (
         (shown, annotations(reading, scale)),
         reading.text,
-        first.top(3) if len(reading.digits) == 1 else None,  # a number has no top 3: the message says it
-        frame_picture(first.frame) if len(reading.digits) == 1 else None,
-        message,
-        state,
+        first.top(3) if single else None,  # a number has no top 3: the message says it
+        frame_picture(first.frame) if single else None,
+        verdict_message(first) if single else number_message(reading),
+        reading_state(reading, image, "upload", loaded),
     )
+
+
+def number_message(reading: Reading) -> str:
+    """What the page says of a number: the digits, how sure, which digits are doubtful, how to correct it."""
+    unsure = [str(i + 1) for i, d in enumerate(reading.digits) if d.confidence < NOT_SURE_BELOW]
+    message = f"Read **{reading.text}** ({reading.confidence:.0%} sure of the whole number)."
+    if unsure:
+        message += f" Not sure about digit {', '.join(unsure)}."
+    return message + " If it is wrong, type the right number and press **Flag as wrong**."
 
 
 def clear_drawing(context: AppContext, request: gr.Request = None):
@@ -377,17 +462,18 @@ def clear_drawing(context: AppContext, request: gr.Request = None):
         return None, None, None, DRAW_FIRST, None, ""
 
 
-def flag_reading(context: AppContext, verdict: str, label, reading, request: gr.Request = None):
-    """The person's verdict on the last reading -> (sketch, status, right-digit choice, top 3,
+def flag_reading(context: AppContext, verdict: str, answer, reading, request: gr.Request = None):
+    """The person's verdict on the last reading -> (sketch, status, right-answer box, top 3,
     frame picture, message, reading state).
 
-    Only a saved sample resets the page for the next digit; otherwise everything stays as it was.
+    ``answer`` is the right digit or number as typed; a number's digits are saved one sample each.
+    Only a saved flag resets the page for the next drawing; otherwise everything stays as it was.
     """
     with context.order.turn(request):
-        return _flag_reading(context, verdict, label, reading, client_of(request))
+        return _flag_reading(context, verdict, answer, reading, client_of(request))
 
 
-def _flag_reading(context: AppContext, verdict: str, label, reading, client: str):
+def _flag_reading(context: AppContext, verdict: str, answer, reading, client: str):
     keep = (gr.update(),) * 5
 
     def unchanged(status):
@@ -395,17 +481,22 @@ def _flag_reading(context: AppContext, verdict: str, label, reading, client: str
 
     if not reading:
         return unchanged("Read a digit first, then say whether it was right.")
+    count = len(reading["digits"])
     if verdict == "correct":
-        label = reading["digit"]
-    elif label in (None, ""):
-        return unchanged("Pick the right digit (0-9) first, then press **Flag as wrong**.")
+        labels = [digit["digit"] for digit in reading["digits"]]
+    elif answer is None or not str(answer).strip():
+        what = "digit" if count == 1 else f"number ({count} digits)"
+        return unchanged(f"Type the right {what} first, then press **Flag as wrong**.")
     try:
-        context.gate.admit(client)
-        store_flag(context, label, reading, verdict=verdict, client=client)
+        if verdict != "correct":
+            labels = right_digits(answer, count)
+        context.gate.admit(client, count)
+        stored = store_flags(context, labels, reading, verdict=verdict, client=client)
     except DigitCoreError as exc:
         logger.info("flag not saved: %s", exc)
         return unchanged(f"Not saved: {exc}")
-    return None, "Saved, thank you. It will train the next model once reviewed.", None, None, None, DRAW_FIRST, None
+    saved = "Saved, thank you." if len(stored) == 1 else f"Saved its {len(stored)} digits, thank you."
+    return None, f"{saved} It will train the next model once reviewed.", "", None, None, DRAW_FIRST, None
 
 
 # API endpoints take a file (a path, or the FileData the client libraries send) and do their own
@@ -462,10 +553,9 @@ def flag_digit(context: AppContext, image, digit, request: gr.Request = None) ->
         with returning_memory():
             picture = _api_image(image)
             loaded = context.loaded
-            prediction = read_digits(loaded.model, picture, single=True).digits[0]
-            state = reading_state(prediction, picture, "api", loaded)
+            state = reading_state(read_digits(loaded.model, picture, single=True), picture, "api", loaded)
             del picture
-        return store_flag(context, digit, state, verdict="wrong", client=client)
+        return store_flags(context, [digit], state, verdict="wrong", client=client)[0]
     except DigitCoreError as exc:
         raise _user_error(exc, prefix="Not saved: ") from exc
 
@@ -523,8 +613,8 @@ def build_app(
     with gr.Blocks(title="Handwritten digit recogniser", delete_cache=config.UPLOAD_CACHE_EXPIRY) as demo:
         gr.Markdown(
             "# Handwritten digit recogniser\n"
-            "Draw a digit, or upload a photo or scan of a number. When it reads one wrong, tell it the "
-            "right digit: your drawing becomes training data for the next model."
+            "Draw a digit or a number, or upload a photo. When it reads one wrong, type the right one: "
+            "your drawing becomes training data for the next model."
         )
         if loaded.notices:
             gr.Markdown("> ⚠️ " + " ".join(loaded.notices), elem_id="model-notice")
@@ -536,18 +626,18 @@ def build_app(
                 with gr.Tabs():
                     with gr.Tab("Draw", id="draw"):
                         sketch = gr.Sketchpad(
-                            label="Draw one digit",
-                            canvas_size=(400, 400),
+                            label="Draw a digit or a number",
+                            canvas_size=CANVAS_SIZE,
                             brush=gr.Brush(default_size=22, colors=["#000000"], color_mode="fixed"),
                             image_mode="RGBA",
                             type="numpy",
                             layers=False,
-                            height=560,
+                            transforms=(),
                             elem_id="sketchpad",
                         )
                         with gr.Row():
-                            read_drawing_button = gr.Button("Read it", variant="primary", elem_id="read-drawing")
-                            clear = gr.Button("Clear", elem_id="clear")
+                            read_drawing_button = gr.Button("Read it", variant="primary", min_width=80, elem_id="read-drawing")
+                            clear = gr.Button("Clear", min_width=80, elem_id="clear")
                     with gr.Tab("Upload", id="upload"):
                         upload = gr.Image(
                             label="Photo or scan of a digit or a number",
@@ -558,23 +648,25 @@ def build_app(
                         )
                         boxes = gr.AnnotatedImage(label="What it read", elem_id="boxes")
                         number = gr.Textbox(label="Number", interactive=False, elem_id="number")
-            with gr.Column(scale=2):
+                # The answer and what to say about it, right under the canvas: on a phone too.
                 message = gr.Markdown(DRAW_FIRST, elem_id="message")
+                with gr.Row(equal_height=True):
+                    correct_digit = gr.Textbox(
+                        label="The right digit or number", placeholder="e.g. 7 or 42", max_lines=1, min_width=140, elem_id="correct-digit"
+                    )
+                    flag_wrong = gr.Button("Flag as wrong", variant="stop", min_width=110, elem_id="flag-wrong")
+                    flag_right = gr.Button("Correct!", min_width=90, elem_id="flag-correct")
+                flag_status = gr.Markdown("", elem_id="flag-status")
+            with gr.Column(scale=2):
                 label = gr.Label(num_top_classes=3, label="Top 3", elem_id="label")
                 frame = gr.Image(
-                    label="What the model saw (28x28)",
+                    label="What the model saw",
                     interactive=False,
                     height=FRAME_DISPLAY_SIZE,
-                    width=FRAME_DISPLAY_SIZE,
                     format="png",
+                    buttons=[],
                     elem_id="frame",
                 )
-                with gr.Group():
-                    correct_digit = gr.Radio([str(d) for d in range(10)], label="The right digit", elem_id="correct-digit")
-                    with gr.Row():
-                        flag_wrong = gr.Button("Flag as wrong", variant="stop", elem_id="flag-wrong")
-                        flag_right = gr.Button("Correct!", elem_id="flag-correct")
-                flag_status = gr.Markdown("", elem_id="flag-status")
         with gr.Accordion("About the model", open=False):
             about = gr.Markdown(about_text(loaded), elem_id="about")
             if loaded.confusion_matrix is not None:
@@ -703,6 +795,7 @@ def main(argv: list[str] | None = None) -> None:
     ).start()
     demo.queue(default_concurrency_limit=CONCURRENCY, max_size=64)
     demo.launch(
+        css=PAGE_CSS,
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
         share=args.share,

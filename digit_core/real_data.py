@@ -36,6 +36,8 @@ __all__ = [
     "PEN_STYLES",
     "frame_pen_digits",
     "write_pen_set",
+    "draw_pen_number",
+    "write_pen_number_set",
     "write_crop_set",
     "document_key",
     "write_labels",
@@ -301,6 +303,74 @@ def write_pen_set(
         name = f"{pen.sources[index]}_{index:05d}_{pen.labels[index]}.png"
         Image.fromarray(drawing, "RGBA").save(folder / name)
         rows.append((name, str(pen.labels[index]), None))
+    return write_labels(folder, rows)
+
+
+def draw_pen_number(
+    pen: PenDigits,
+    indices,
+    *,
+    height: float,
+    brush: float,
+    gaps,
+    canvas: tuple[int, int] = (800, 400),
+) -> np.ndarray:
+    """Pen digits written left to right as one number on a wide canvas, as a person draws it.
+
+    Parameters
+    ----------
+    pen : PenDigits
+    indices : sequence of int
+        The digits, left to right.
+    height : float
+        Height of each digit, pixels (all shrink together when the number would not fit).
+    brush : float
+        Brush diameter, pixels.
+    gaps : sequence of float
+        Space between the ink of neighbouring digits, in digit heights (``len(indices) - 1`` values).
+    canvas : (width, height)
+
+    Returns
+    -------
+    ndarray of shape (canvas height, canvas width, 4), uint8
+        RGBA, as :func:`digit_core.strokes.draw_strokes` draws.
+    """
+    strokes = [pen.strokes(int(i)) for i in indices]
+    aspects = []
+    for digit in strokes:
+        points = np.concatenate(digit)
+        aspects.append(np.ptp(points[:, 0]) / max(np.ptp(points[:, 1]), 1.0))
+    # Ink widths: the trajectory's, plus half a brush of ink on each side.
+    widths = [max(a * height, 1.0) + brush for a in aspects]
+    spaces = [g * height for g in gaps]
+    total = sum(widths) + sum(spaces)
+    fit = min(1.0, 0.95 * canvas[0] / total)
+    x = (canvas[0] - fit * total) / 2
+    out = np.zeros((canvas[1], canvas[0], 4), dtype=np.uint8)
+    for k, digit in enumerate(strokes):
+        width = fit * widths[k]
+        drawn = draw_strokes(digit, height=fit * height, brush=brush, canvas=canvas, centre=(x + width / 2, canvas[1] / 2))
+        out = np.maximum(out, drawn)
+        x += width + (fit * spaces[k] if k < len(spaces) else 0.0)
+    return out
+
+
+def write_pen_number_set(pen: PenDigits, folder: str | Path, *, count: int, random_state: int = 0) -> LabelledSet:
+    """Write ``count`` numbers of 2-5 pen digits drawn on an 800x400 canvas (digits 100-220 px
+    tall, a 12-24 px brush, 0.1-0.5 digit heights between them) as PNGs with a ``labels.csv``
+    holding each number."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(random_state)
+    rows = []
+    for number in range(count):
+        indices = rng.choice(len(pen), int(rng.integers(2, 6)), replace=False)
+        drawing = draw_pen_number(
+            pen, indices, height=rng.uniform(100, 220), brush=rng.uniform(12, 24), gaps=rng.uniform(0.1, 0.5, len(indices) - 1)
+        )
+        name = f"number_{number:04d}.png"
+        Image.fromarray(drawing, "RGBA").save(folder / name)
+        rows.append((name, "".join(str(pen.labels[i]) for i in indices), None))
     return write_labels(folder, rows)
 
 

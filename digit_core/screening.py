@@ -80,8 +80,8 @@ class FlagGate:
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # client -> (tokens, time)
         self._frames: OrderedDict[str, deque] = OrderedDict()  # client -> recent (label, frame)
 
-    def admit(self, client: str) -> None:
-        """Take one flag from the client's allowance.
+    def admit(self, client: str, count: int = 1) -> None:
+        """Take ``count`` flags (the digits of a number) from the client's allowance: all or none.
 
         Raises
         ------
@@ -92,14 +92,16 @@ class FlagGate:
             now = self.clock()
             tokens, last = self._buckets.pop(client, (float(self.burst), now))
             tokens = min(float(self.burst), tokens + (now - last) * self.per_minute / 60.0)
-            if tokens < 1.0:
+            if tokens < count:
                 self._remember(self._buckets, client, (tokens, now))
-                wait = (1.0 - tokens) * 60.0 / self.per_minute
+                if count > self.burst:
+                    raise RateLimitedError(f"too many digits at once: at most {self.burst} flags at once from one person.")
+                wait = (count - tokens) * 60.0 / self.per_minute
                 raise RateLimitedError(
                     f"slow down: at most {self.burst} flags at once and {self.per_minute:g} a minute "
                     f"from one person. Try again in {int(np.ceil(wait))} s."
                 )
-            self._remember(self._buckets, client, (tokens - 1.0, now))
+            self._remember(self._buckets, client, (tokens - count, now))
 
     def suspicion(self, client: str, *, label: int, frame: np.ndarray | None, probabilities=None) -> list[str]:
         """Why a reviewer should look at this flag first (empty: nothing seen); remembers the frame.

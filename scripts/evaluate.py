@@ -34,6 +34,7 @@ from digit_core.real_data import (
     load_pen_digits,
     write_crop_set,
     write_labels,
+    write_pen_number_set,
     write_pen_set,
 )
 from digit_core.strokes import draw_on_canvas
@@ -41,6 +42,8 @@ from digit_core.strokes import draw_on_canvas
 #: Where the real handwriting lies inside ``--real``.
 PEN_FILE = "unipen_dev.npz"
 CHEQUE_FOLDER = "orand_car_a_train"
+#: Numbers drawn from the held-out pen digits for the ``pen_numbers`` set.
+PEN_NUMBERS = 300
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -140,6 +143,7 @@ def build_real_sets(real: Path, out: Path) -> list[LabelledSet]:
     """The held-out sets of ``real`` (``unipen_dev.npz`` and ``orand_car_a_train/``), written under ``out``.
 
     - ``unipen_heldout``: every digit of the UNIPEN sites never trained on, drawn on a 400x400 canvas.
+    - ``pen_numbers``: 300 numbers of 2-5 of those digits drawn on the app's 800x400 canvas.
     - ``cheque_amounts``: the held-out half of the cheques (by document), whole; read by exact string.
     - ``cheque_digits``: the same cheques' digits, each cut out by its box.
     """
@@ -147,7 +151,9 @@ def build_real_sets(real: Path, out: Path) -> list[LabelledSet]:
     pen_path = real / PEN_FILE
     if pen_path.is_file():
         pen = load_pen_digits(pen_path)
-        sets.append(write_pen_set(pen.subset(np.isin(pen.sources, UNIPEN_HELD_OUT_SITES)), out / "unipen_heldout"))
+        held = pen.subset(np.isin(pen.sources, UNIPEN_HELD_OUT_SITES))
+        sets.append(write_pen_set(held, out / "unipen_heldout"))
+        sets.append(write_pen_number_set(held, out / "pen_numbers", count=PEN_NUMBERS))
     cheques_path = real / CHEQUE_FOLDER
     if cheques_path.is_dir():
         cheques = load_labelled_set(cheques_path).where(lambda item: held_out(document_key(item)))

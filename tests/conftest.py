@@ -16,6 +16,8 @@ from digit_core.training import train_model
 
 ROOT = Path(__file__).resolve().parent.parent
 MNIST_DIR = Path(os.environ.get("DIGIT_MNIST_DIR", ROOT.parent / "shared" / "mnist"))
+#: Real handwriting by people MNIST never had, read in place (never copied into the project).
+REAL_DIR = ROOT.parent / "shared" / "real"
 
 
 @pytest.fixture(scope="session")
@@ -23,6 +25,25 @@ def mnist_dir() -> Path:
     if not (MNIST_DIR / "train-images-idx3-ubyte.gz").exists():
         pytest.fail(f"MNIST IDX files not found in {MNIST_DIR}; set DIGIT_MNIST_DIR to the folder that holds them.")
     return MNIST_DIR
+
+
+@pytest.fixture(scope="session")
+def pen():
+    """UNIPEN pen trajectories: 9,054 digits by writers at 11 sites."""
+    from digit_core.real_data import load_pen_digits
+
+    path = REAL_DIR / "unipen_dev.npz"
+    if not path.is_file():
+        pytest.fail(f"{path} not found: the real handwriting lives in ../shared/real beside the checkout.")
+    return load_pen_digits(path)
+
+
+@pytest.fixture(scope="session")
+def held_out_pen(pen):
+    """The pen digits of the sites no model trains on: other writers."""
+    from digit_core.real_data import UNIPEN_HELD_OUT_SITES
+
+    return pen.subset(np.isin(pen.sources, UNIPEN_HELD_OUT_SITES))
 
 
 @pytest.fixture(scope="session")
@@ -74,6 +95,7 @@ def app_server(tmp_path_factory):
     demo = digit_app.build_app(resolve_model(model_path=None, repo_id=None), flag_dir=flag_dir, flag_gate=gate)
     demo.queue(default_concurrency_limit=digit_app.CONCURRENCY, max_size=256)
     _, url, _ = demo.launch(
+        css=digit_app.PAGE_CSS,
         server_name="127.0.0.1",
         prevent_thread_lock=True,
         quiet=True,

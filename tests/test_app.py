@@ -159,7 +159,7 @@ def test_handlers_read_a_drawing_and_say_what_to_do_with_nothing(starter, seven,
 
     context = digit_app.AppContext.create(starter, flag_dir=tmp_path / "flags")
     top, frame, message, state = digit_app.read_drawing(context, {"composite": np.asarray(seven)})
-    assert next(iter(top)) == "7" and frame.shape == (224, 224) and "**7**" in message and state["digit"] == 7
+    assert next(iter(top)) == "7" and frame.shape == (224, 224) and "**7**" in message and state["digits"][0]["digit"] == 7
     assert digit_app.read_drawing(context, None) == (None, None, digit_app.DRAW_FIRST, None)
     assert digit_app.read_upload(context, None)[4] == digit_app.UPLOAD_FIRST
     with pytest.raises(digit_app.gr.Error, match="no file was sent"):
@@ -270,3 +270,47 @@ def test_the_answer_names_an_eight_in_correct_english_and_a_number_has_no_top_3(
     strip = number_strip([mnist_test.images[i] for i in (1, 2, 3, 4)], rng=rng, height=80)
     _, number, top, frame, message, _ = digit_app.read_upload(context, _file(tmp_path, "n.png", encode(strip)))
     assert number == "2104" and top is None and frame is None and "**2104**" in message
+
+
+def _pen_number(held_out_pen, digits: str, rng) -> np.ndarray:
+    """A number written by other writers' pen digits on the app's wide canvas, a third of a digit apart."""
+    indices = [int(rng.choice(np.flatnonzero(held_out_pen.labels == int(d)))) for d in digits]
+    from digit_core.real_data import draw_pen_number
+
+    return draw_pen_number(held_out_pen, indices, height=160, brush=20, gaps=[0.35] * (len(digits) - 1))
+
+
+def test_a_number_drawn_on_the_canvas_is_read_left_to_right_with_its_boxes(starter, held_out_pen, tmp_path):
+    import app as digit_app
+
+    context = digit_app.AppContext.create(starter, flag_dir=tmp_path / "flags")
+    rng = np.random.default_rng(3)
+    drawing = _pen_number(held_out_pen, "305", rng)
+    top, picture, message, state = digit_app.read_drawing(context, {"composite": drawing})
+    assert top is None  # a number has no top 3
+    assert picture.ndim == 3 and picture.shape[1] <= 2 * digit_app.FRAME_DISPLAY_SIZE  # the drawing with its boxes
+    assert "**305**" in message and [d["digit"] for d in state["digits"]] == [3, 0, 5]
+
+
+def test_flagging_a_number_saves_each_digit_with_its_label_or_says_the_count_differs(starter, held_out_pen, tmp_path):
+    import app as digit_app
+    from digit_core.screening import FlagGate
+
+    flag_dir = tmp_path / "flags"
+    context = digit_app.AppContext.create(starter, flag_dir=flag_dir, flag_gate=FlagGate(burst=100, per_minute=100))
+    drawing = _pen_number(held_out_pen, "47", np.random.default_rng(5))
+    state = digit_app.read_drawing(context, {"composite": drawing})[3]
+    assert len(state["digits"]) == 2
+    status = digit_app.flag_reading(context, "wrong", "471", state)[1]
+    assert status.startswith("Not saved: it read 2 digits and you typed 3 digits (471)")
+    status = digit_app.flag_reading(context, "wrong", "4 seven", state)[1]
+    assert "'4 seven' is not a digit or a number" in status
+    assert read_flags(flag_dir) == []
+    status = digit_app.flag_reading(context, "wrong", "41", state)[1]
+    assert status.startswith("Saved its 2 digits")
+    stored = sorted(read_flags(flag_dir), key=lambda s: s.metadata["timestamp"])
+    assert sorted(s.label for s in stored) == [1, 4]
+    # Each digit is its own sample: its own crop of the drawing, the frame the model read.
+    sizes = {Image.open(s.path).size for s in stored}
+    assert len(sizes) == 2 and all(w < 800 for w, _ in sizes)
+    assert all(len(s.metadata["frame"]) == 28 for s in stored)

@@ -82,9 +82,9 @@ def test_flagging_a_drawing_saves_it_and_readies_the_canvas(page, app_server):
     page.locator("#read-drawing").click()  # the button reads the drawing too
     expect(page.locator("#message")).to_contain_text("7", timeout=20_000)
     page.locator("#flag-wrong").click()  # no digit picked yet: asked for one, the reading kept
-    expect(page.locator("#flag-status")).to_contain_text("Pick the right digit", timeout=10_000)
+    expect(page.locator("#flag-status")).to_contain_text("Type the right digit", timeout=10_000)
     expect(page.locator("#message")).to_contain_text("7")
-    page.locator("#correct-digit").get_by_text("1", exact=True).click()
+    page.locator("#correct-digit textarea, #correct-digit input").first.fill("1")
     page.locator("#flag-wrong").click()
     expect(page.locator("#flag-status")).to_contain_text("Saved, thank you.", timeout=10_000)
     expect(page.locator("#message")).to_contain_text("Draw a digit first")
@@ -99,3 +99,67 @@ def test_uploading_a_scanned_number_shows_the_number(page, mnist_test, tmp_path)
     page.locator("#upload input[type=file]").set_input_files(str(scan))
     expect(page.locator("#number textarea")).to_have_value("2104", timeout=20_000)
     expect(page.locator("#message")).to_contain_text("2104")
+
+
+def _stroke(mouse, points) -> None:
+    mouse.move(*points[0])
+    mouse.down()
+    for point in points[1:]:
+        mouse.move(*point, steps=6)
+    mouse.up()
+
+
+def draw_seventeen(page) -> None:
+    """A 1, then a 7 beside it, across the wide canvas, scaled to the canvas as shown."""
+    expect(page.locator("#sketchpad")).not_to_contain_text("select the draw tool", timeout=15_000)
+    box = page.locator("#sketchpad canvas").first.bounding_box()
+    cx, cy, s = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, box["height"] / 350
+    _stroke(page.mouse, [(cx - 60 * s, cy - 60 * s), (cx - 60 * s, cy + 60 * s)])
+    _stroke(page.mouse, [(cx + 10 * s, cy - 60 * s), (cx + 70 * s, cy - 60 * s), (cx + 30 * s, cy + 60 * s)])
+
+
+def test_a_number_drawn_with_the_mouse_is_read_and_flagged_by_typing_it(page, app_server):
+    from digit_core.flagging import read_flags
+
+    _, flag_dir = app_server
+    before = {sample.id for sample in read_flags(flag_dir)}
+    draw_seventeen(page)
+    expect(page.locator("#message")).to_contain_text("Read 17", timeout=20_000)
+    page.locator("#correct-digit textarea, #correct-digit input").first.fill("171")
+    page.locator("#flag-wrong").click()
+    expect(page.locator("#flag-status")).to_contain_text("it read 2 digits and you typed 3 digits", timeout=10_000)
+    page.locator("#correct-digit textarea, #correct-digit input").first.fill("11")
+    page.locator("#flag-wrong").click()
+    expect(page.locator("#flag-status")).to_contain_text("Saved its 2 digits", timeout=10_000)
+    new = [sample for sample in read_flags(flag_dir) if sample.id not in before]
+    assert sorted(s.label for s in new) == [1, 1]
+
+
+def test_the_canvas_own_clear_button_resets_the_answer(page):
+    draw_seven(page)
+    expect(page.locator("#message")).to_contain_text("7", timeout=20_000)
+    page.locator('#sketchpad button[aria-label="Clear canvas"]').click()
+    expect(page.locator("#message")).to_contain_text("Draw a digit first", timeout=10_000)
+    expect(page.locator("#label")).not_to_contain_text("%")
+
+
+def test_on_a_phone_the_answer_is_right_under_the_canvas_and_no_control_is_useless(browser, app_server, tmp_path):
+    url, _ = app_server
+    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+    page = context.new_page()
+    try:
+        page.goto(url)
+        page.wait_for_selector("#sketchpad canvas", timeout=60_000)
+        draw_seventeen(page)  # a touch screen's pointer events, as the mouse sends them
+        expect(page.locator("#message")).to_contain_text("Read 17", timeout=20_000)
+        page.screenshot(path=str(tmp_path / "phone.png"))
+        for element in ("#sketchpad canvas", "#message", "#flag-wrong"):
+            box = page.locator(element).first.bounding_box()
+            assert box["y"] + box["height"] <= 844, f"{element} is below the fold"
+        for useless in ("Pan", "Zoom in", "Zoom out", "Color"):
+            expect(page.locator(f'#sketchpad button[aria-label="{useless}"]')).to_be_hidden()
+        tools = page.locator('#sketchpad button[aria-label="Brush"]').bounding_box()
+        canvas = page.locator("#sketchpad canvas").first.bounding_box()
+        assert tools["x"] + tools["width"] <= canvas["x"], "the tool bar covers the canvas"
+    finally:
+        context.close()

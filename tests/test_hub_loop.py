@@ -26,7 +26,7 @@ from digit_core.hub import PROMOTED_TAG, ModelFollower, download_dataset, parse_
 from digit_core.persistence import load_model
 from digit_core.promotion import PromotionReport, SetComparison
 from digit_core.reading import read_digits
-from digit_core.real_data import UNIPEN_HELD_OUT_SITES, load_pen_digits, write_pen_set
+from digit_core.real_data import UNIPEN_HELD_OUT_SITES, write_pen_set
 from digit_core.strokes import draw_strokes
 from PIL import Image
 from scripts import flags as flags_script
@@ -36,7 +36,6 @@ from tests.hub_standin import RecordingHfApi
 
 MODELS = "someone/digit-svc"
 FLAGS = "someone/digit-flags"
-PEN_FILE = ROOT.parent / "shared" / "real" / "unipen_dev.npz"
 
 
 @pytest.fixture
@@ -47,13 +46,6 @@ def offline_hub(tmp_path, monkeypatch):
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
     return RecordingHfApi(cache=cache)
-
-
-@pytest.fixture(scope="module")
-def pen():
-    if not PEN_FILE.is_file():
-        pytest.fail(f"{PEN_FILE} not found: the real pen digits must lie in ../shared/real beside the checkout.")
-    return load_pen_digits(PEN_FILE)
 
 
 def flag_pen_drawings(store: FlagStore, pen, indices) -> None:

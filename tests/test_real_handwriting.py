@@ -24,25 +24,9 @@ from digit_core.real_data import (
     document_key,
     held_out,
     load_labelled_set,
-    load_pen_digits,
 )
 from digit_core.strokes import draw_strokes
-from tests.conftest import ROOT
-
-REAL_DIR = ROOT.parent / "shared" / "real"
-
-
-@pytest.fixture(scope="module")
-def pen():
-    path = REAL_DIR / "unipen_dev.npz"
-    if not path.is_file():
-        pytest.fail(f"{path} not found: the real handwriting lives in ../shared/real beside the checkout.")
-    return load_pen_digits(path)
-
-
-@pytest.fixture(scope="module")
-def held_out_pen(pen):
-    return pen.subset(np.isin(pen.sources, UNIPEN_HELD_OUT_SITES))
+from tests.conftest import REAL_DIR
 
 
 @pytest.fixture(scope="module")
