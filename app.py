@@ -30,7 +30,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from digit_core import config
-from digit_core.errors import DigitCoreError, InvalidImageError, InvalidLabelError, NoDigitFoundError
+from digit_core.errors import DigitCoreError, InvalidImageError, InvalidLabelError, NoDigitFoundError, NotADigitError
 from digit_core.flagging import FlagStore, validate_label
 from digit_core.hub import PROMOTED_TAG, LoadedModel, ModelFollower, resolve_model
 from digit_core.images import ACCEPTED_FORMATS, open_image, shrink
@@ -67,15 +67,17 @@ PAGE_CSS = """
   #sketchpad .pixi-target, #sketchpad .pixi-target-crop { left: 48px !important; width: calc(100% - 48px) !important; }
 }
 """
-#: Gradio's sketchpad starts with no tool chosen; pick the brush so people can draw at once.
+#: Gradio's sketchpad starts with no tool chosen; pick the brush so people can draw at once. Only
+#: when it is not already chosen: clicking the chosen brush again drops it, and on a busy machine this
+#: can run after the person has started the next drawing (half a 7 drawn, the rest lost).
 SELECT_BRUSH_JS = """
 () => {
   let tries = 0;
   const pick = () => {
     const brush = document.querySelector('#sketchpad button[aria-label="Brush"]');
-    const idle = document.querySelector('#sketchpad')?.innerText.includes('select the draw tool');
-    if (brush && (idle || tries === 0)) brush.click();
-    if (tries++ < 40 && (!brush || idle)) setTimeout(pick, 250);
+    const chosen = brush && brush.classList.contains('highlight');
+    if (brush && !chosen) brush.click();
+    if (tries++ < 40 && !chosen) setTimeout(pick, 250);
   };
   setTimeout(pick, 300);
 }
@@ -402,13 +404,14 @@ def _read_drawing(context: AppContext, editor_value):
             return None, None, DRAW_FIRST, None
         loaded = context.loaded  # one model for the whole request, whatever a swap does meanwhile
         reading = read_digits(loaded.model, drawing)
-        if len(reading.digits) == 1:  # one digit: read as a whole, as a single digit is framed best
-            reading = read_digits(loaded.model, drawing, single=True)
     except NoDigitFoundError:
         return None, None, DRAW_FIRST, None
     except DigitCoreError as exc:
         return None, None, f"Could not read the drawing: {exc}", None
     first = reading.digits[0]
+    if reading.refusal():  # kept as the reading: if it is a digit after all, it can be flagged
+        picture = frame_picture(first.frame) if len(reading.digits) == 1 else boxes_picture(drawing, reading)
+        return None, picture, refusal_message(reading), reading_state(reading, drawing, "draw", loaded)
     if len(reading.digits) == 1:
         return first.top(3), frame_picture(first.frame), verdict_message(first), reading_state(reading, drawing, "draw", loaded)
     return None, boxes_picture(drawing, reading), number_message(reading), reading_state(reading, drawing, "draw", loaded)
@@ -437,14 +440,21 @@ def _read_upload(context: AppContext, payload):
     shown, scale = upload_picture(image)
     first = reading.digits[0]
     single = len(reading.digits) == 1
+    refused = reading.refusal() is not None
     return (
         (shown, annotations(reading, scale)),
-        reading.text,
-        first.top(3) if single else None,  # a number has no top 3: the message says it
+        "" if refused else reading.text,
+        first.top(3) if single and not refused else None,  # a number has no top 3: the message says it
         frame_picture(first.frame) if single else None,
-        verdict_message(first) if single else number_message(reading),
+        refusal_message(reading) if refused else verdict_message(first) if single else number_message(reading),
         reading_state(reading, image, "upload", loaded),
     )
+
+
+def refusal_message(reading: Reading) -> str:
+    """What the page says when a mark does not look like a digit, and how to go on."""
+    reason = reading.refusal().removeprefix("not a digit: ")
+    return reason[0].upper() + reason[1:] + " If it is a digit, type it and press **Flag as wrong**."
 
 
 def number_message(reading: Reading) -> str:
@@ -510,11 +520,15 @@ def classify_digit(context: AppContext, image) -> dict[str, float]:
         image: the image file (PNG, JPEG, GIF, BMP, TIFF or WebP; at most 20 MB and 40 megapixels).
 
     Returns:
-        The three most likely digits with their calibrated probabilities, most likely first.
+        The three most likely digits with their calibrated probabilities, most likely first; an
+        error starting "not a digit" when it looks like a letter, a scribble or a blot instead.
     """
     try:
         with returning_memory():
-            return read_digits(context.loaded.model, _api_image(image), single=True).digits[0].top(3)
+            reading = read_digits(context.loaded.model, _api_image(image), single=True)
+        if reading.refusal():
+            raise NotADigitError(reading.refusal())
+        return reading.digits[0].top(3)
     except DigitCoreError as exc:
         raise _user_error(exc) from exc
 

@@ -10,6 +10,7 @@ __all__ = [
     "DigitCoreError",
     "InvalidImageError",
     "NoDigitFoundError",
+    "NotADigitError",
     "UntrustedModelError",
     "ModelLoadError",
     "InvalidLabelError",
@@ -29,6 +30,10 @@ class InvalidImageError(DigitCoreError, ValueError):
 
 class NoDigitFoundError(DigitCoreError, ValueError):
     """The image holds no ink: blank, uniform, or only specks of noise."""
+
+
+class NotADigitError(NoDigitFoundError):
+    """What was drawn or scanned does not look like a digit (a letter, a scribble, a blot)."""
 
 
 class UntrustedModelError(DigitCoreError):

@@ -31,6 +31,7 @@ __all__ = [
     "SetEvaluation",
     "evaluate_set",
     "save_set_pictures",
+    "rejection_rate",
 ]
 
 
@@ -201,6 +202,9 @@ class SetEvaluation:
         Numbers with boxes: the fraction of true digit boxes matched by a box read, IoU >= 0.5.
     unread : int
         Images that gave no digit at all.
+    rejected : int
+        Images answered "not a digit" (:meth:`digit_core.reading.Reading.refusal`), still scored
+        by the digits read.
     misread : list of (frame, truth, read)
         The misreadings, for the gallery: the first frame read and the strings.
     """
@@ -214,6 +218,7 @@ class SetEvaluation:
     ece: float | None = None
     segmentation: float | None = None
     unread: int = 0
+    rejected: int = 0
     misread: list = field(default_factory=list)
 
     @property
@@ -227,7 +232,7 @@ class SetEvaluation:
         """The figures as a JSON-ready dict."""
         out = {"set": self.name, "kind": "digits" if self.single_digits else "numbers", "n": self.n,
                "accuracy": round(self.accuracy, 6), "baseline_accuracy": round(self.baseline_accuracy, 6),
-               "unread": self.unread}
+               "unread": self.unread, "rejected": self.rejected}
         if self.ece is not None:
             out["ece"] = round(self.ece, 6)
         if self.segmentation is not None:
@@ -238,7 +243,8 @@ class SetEvaluation:
         """Plain text: the score beside the textbook baseline, then per-digit recall."""
         what = "digits read right" if self.single_digits else "numbers read exactly"
         lines = [f"{self.name}: {self.accuracy:.2%} {what} on {self.n} images "
-                 f"(textbook framing: {self.baseline_accuracy:.2%}); {self.unread} gave no digit"]
+                 f"(textbook framing: {self.baseline_accuracy:.2%}); {self.unread} gave no digit, "
+                 f"{self.rejected} ({self.rejected / max(self.n, 1):.2%}) answered \"not a digit\""]
         if self.ece is not None:
             lines.append(f"  expected calibration error {self.ece:.4f}")
         if self.segmentation is not None:
@@ -266,7 +272,7 @@ def evaluate_set(model, labelled, *, name: str | None = None) -> SetEvaluation:
     single = labelled.single_digits
     confusion = np.zeros((10, 10), dtype=int)
     probabilities, truths, misread = [], [], []
-    right = baseline_right = unread = found = boxes_total = 0
+    right = baseline_right = unread = rejected = found = boxes_total = 0
     baseline_frames: list[np.ndarray] = []
     for item in labelled.items:
         image = reading = None
@@ -275,6 +281,7 @@ def evaluate_set(model, labelled, *, name: str | None = None) -> SetEvaluation:
             reading = read_digits(model, image, single=single)
         except DigitCoreError:
             pass  # counted below as an image that gave no digit
+        rejected += reading is not None and reading.refusal() is not None
         if reading is None or not reading.digits:
             unread += 1
             text, first = "", np.zeros((28, 28), np.float32)
@@ -316,8 +323,17 @@ def evaluate_set(model, labelled, *, name: str | None = None) -> SetEvaluation:
         ece=ece,
         segmentation=(found / boxes_total) if boxes_total else None,
         unread=unread,
+        rejected=rejected,
         misread=misread,
     )
+
+
+def rejection_rate(model, images) -> float:
+    """The fraction of images (anything :func:`digit_core.reading.read_digits` takes) answered
+    "not a digit" when read as one digit: for letters and scribbles, the higher the better."""
+    images = list(images)
+    refused = sum(read_digits(model, image, single=True).refusal() is not None for image in images)
+    return refused / max(len(images), 1)
 
 
 def save_set_pictures(evaluation: SetEvaluation, folder: str | Path) -> tuple[Path, Path]:

@@ -12,14 +12,17 @@ from .errors import NoDigitFoundError
 from .framing import extract_ink, frame_from_ink, resize, to_mnist_frame
 from .images import shrink, to_grayscale
 from .inference import predict_proba
+from .rejection import digit_likeness
 from .scan import DigitRegion, find_digits
 
-__all__ = ["ReadDigit", "Reading", "read_digits", "a_digit", "PAGE_WORKING_SIDE"]
+__all__ = ["ReadDigit", "Reading", "read_digits", "a_digit", "is_drawing", "PAGE_WORKING_SIDE"]
 
 #: Pages are read at most this many pixels on their longer side (a 12 MP photo is reduced ~2.5x).
 PAGE_WORKING_SIDE = 1600
 #: A single digit is reduced to no less than this before framing (which works at 256 px).
 _SINGLE_WORKING_SIDE = 512
+#: An image with fewer grey pixels than this (between ink and paper) is a drawing: see is_drawing.
+_DRAWING_MIDTONES = 0.05
 
 
 def a_digit(digit) -> str:
@@ -39,11 +42,19 @@ class ReadDigit:
         Calibrated probability of each digit 0-9; sums to 1.
     box : (left, top, right, bottom)
         In the original image's pixel coordinates, right and bottom exclusive.
+    likeness : float or None
+        How much the frame looks like a digit at all (:func:`digit_core.rejection.digit_likeness`):
+        below 0 it looks like a letter, a scribble or a blot; None when the model cannot tell.
     """
 
     frame: np.ndarray
     probabilities: np.ndarray
     box: tuple[int, int, int, int]
+    likeness: float | None = None
+
+    @property
+    def looks_like_a_digit(self) -> bool:
+        return self.likeness is None or self.likeness >= 0.0
 
     @property
     def digit(self) -> int:
@@ -75,6 +86,22 @@ class Reading:
     def confidence(self) -> float:
         """Probability that the whole string is right: the product of the digits' confidences."""
         return float(np.prod([d.confidence for d in self.digits])) if self.digits else 0.0
+
+    @property
+    def not_digits(self) -> list[int]:
+        """Positions (0-based, left to right) of the marks that do not look like digits at all."""
+        return [i for i, d in enumerate(self.digits) if not d.looks_like_a_digit]
+
+    def refusal(self) -> str | None:
+        """Why this is not read as digits (``"not a digit: ..."``), or None.
+
+        A single mark is refused when it does not look like a digit; a number only when none of its
+        marks does (a cheque's or a form's odd marks beside real digits are still read)."""
+        if not self.digits or len(self.not_digits) < len(self.digits):
+            return None
+        if len(self.digits) == 1:
+            return "not a digit: that doesn't look like a digit. Draw it larger, or with a thinner brush if its loops fill up."
+        return "not a digit: none of these marks looks like a digit. Write digits 0-9, a little apart."
 
 
 def read_digits(model, image, *, single: bool = False, working_side: int = PAGE_WORKING_SIDE) -> Reading:
@@ -111,9 +138,11 @@ def read_digits(model, image, *, single: bool = False, working_side: int = PAGE_
     grey = to_grayscale(image)
     if factor == 1:
         height, width = grey.shape
+    # Only a drawing is judged "not a digit": the rejector learnt from strokes on plain paper, and
+    # scans and photos (a cheque's security pattern, JPEG noise) are not what it knows.
+    judged = is_drawing(grey)
     if single:
-        frame = to_mnist_frame(grey)
-        return Reading((ReadDigit(frame, predict_proba(model, frame[None])[0], (0, 0, width, height)),))
+        return Reading((_whole(model, grey, (0, 0, width, height), judged=judged),))
     scale = min(1.0, working_side / max(grey.shape))
     if scale < 1.0:
         grey = resize(grey, (max(1, round(grey.shape[0] * scale)), max(1, round(grey.shape[1] * scale))))
@@ -128,12 +157,33 @@ def read_digits(model, image, *, single: bool = False, working_side: int = PAGE_
     read: list[tuple[DigitRegion, np.ndarray, np.ndarray]] = []
     for region, frame, p in zip(regions, frames, probabilities):
         read.extend(_split_touching_by_reading(model, ink, region, frame, p, line_height=line_height))
+    if len(read) == 1:
+        # One digit: framed from the whole image, as a single digit is framed best (the drawing path
+        # and an upload of one digit agree with reading it with single=True).
+        try:
+            return Reading((_whole(model, grey, _page_box(read[0][0].box, scale, width, height), judged=judged),))
+        except NoDigitFoundError:
+            pass
+    likeness = digit_likeness(model, np.stack([frame for _, frame, _ in read])) if judged else None
     return Reading(
         tuple(
-            ReadDigit(frame, p, _page_box(region.box, scale, width, height))
-            for region, frame, p in read
+            ReadDigit(frame, p, _page_box(region.box, scale, width, height), None if likeness is None else float(likeness[k]))
+            for k, (region, frame, p) in enumerate(read)
         )
     )
+
+
+def is_drawing(grey: np.ndarray) -> bool:
+    """Whether an image is strokes on plain paper, as the canvas sends: hardly any grey between ink
+    and paper (under 5% of pixels; canvas drawings have under 1%, scans and photos of paper most)."""
+    grey = np.asarray(grey, dtype=np.float32)
+    return float(np.mean((grey > 0.15) & (grey < 0.85))) < _DRAWING_MIDTONES
+
+
+def _whole(model, grey: np.ndarray, box: tuple[int, int, int, int], *, judged: bool) -> ReadDigit:
+    frame = to_mnist_frame(grey)
+    likeness = digit_likeness(model, frame[None]) if judged else None
+    return ReadDigit(frame, predict_proba(model, frame[None])[0], box, None if likeness is None else float(likeness[0]))
 
 
 #: A mark at least this many times as wide as the line's digits are tall may be touching digits...

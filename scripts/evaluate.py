@@ -23,7 +23,7 @@ import numpy as np
 from digit_core import config
 from digit_core.data import load_mnist
 from digit_core.errors import DatasetError, DigitCoreError
-from digit_core.evaluation import evaluate, evaluate_set, save_evaluation_pictures, save_set_pictures
+from digit_core.evaluation import evaluate, evaluate_set, rejection_rate, save_evaluation_pictures, save_set_pictures
 from digit_core.persistence import load_model
 from digit_core.real_data import (
     UNIPEN_HELD_OUT_SITES,
@@ -37,6 +37,7 @@ from digit_core.real_data import (
     write_pen_number_set,
     write_pen_set,
 )
+from digit_core.rejection import letter_drawings, scribble_drawings
 from digit_core.strokes import draw_on_canvas
 
 #: Where the real handwriting lies inside ``--real``.
@@ -113,6 +114,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {name} | {kind} | {n} | {accuracy:.2%} | {'-' if baseline is None else f'{baseline:.2%}'} |")
     if summaries:
         result["sets"] = summaries
+    if args.real is not None:
+        # What is not a digit: letters in Hershey fonts the rejector never trained on, and scribbles,
+        # drawn on the canvas. (Real digits wrongly answered "not a digit": each set's "rejected".)
+        letters, scribbles = rejection_rate(model, letter_drawings(copies=2)), rejection_rate(model, scribble_drawings(300))
+        print(f"not a digit: {letters:.2%} of 416 letters (held-out fonts) and {scribbles:.2%} of 300 scribbles answered \"not a digit\"")
+        result["not_a_digit"] = {"letters": round(letters, 4), "scribbles": round(scribbles, 4)}
     print(json.dumps(result))
     return 0
 

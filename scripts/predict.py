@@ -4,7 +4,9 @@
     python scripts/predict.py --json --single drawing.png
 
 With --json, one object per line: {"file", "digits", "confidence"} or, for a file that could not be
-read, {"file", "error"}; the other files are still read and the exit status is 1 at the end.
+read, {"file", "error"}; the other files are still read and the exit status is 1 at the end. An
+image read exactly as the app reads a drawing whose mark does not look like a digit (a letter, a
+scribble, a blot) gets an error that starts "not a digit".
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import sys
 from pathlib import Path
 
 from digit_core import config
-from digit_core.errors import DigitCoreError
+from digit_core.errors import DigitCoreError, NotADigitError
 from digit_core.images import open_image
 from digit_core.persistence import load_model
 from digit_core.reading import read_digits
@@ -41,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     for path in args.images:
         try:
             reading = read_digits(model, open_image(path), single=args.single)
+            if reading.refusal():
+                raise NotADigitError(reading.refusal())
         except DigitCoreError as exc:
             status = 1
             if args.json:

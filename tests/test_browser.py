@@ -163,3 +163,4 @@ def test_on_a_phone_the_answer_is_right_under_the_canvas_and_no_control_is_usele
         assert tools["x"] + tools["width"] <= canvas["x"], "the tool bar covers the canvas"
     finally:
         context.close()
+

@@ -29,7 +29,7 @@ def test_train_writes_model_card_report_and_pictures(trained, capsys):
     assert report["n"] == 500 and report["accuracy"] > 0.9
     facts = read_card_facts(trained / "README.md")
     assert facts["command"].startswith("python scripts/train.py --profile compact")
-    assert set(facts["seconds"]) == {"split", "augment", "fit", "calibrate", "evaluate"}
+    assert set(facts["seconds"]) == {"split", "augment", "fit", "calibrate", "reject", "evaluate"}
     assert facts["data_md5"]["train-images-idx3-ubyte.gz"] == "f68b3c2dcbeaaa9fbdd348bbdeb94873"
     load_model(trained / "model.skops")
 
