@@ -29,6 +29,7 @@ __all__ = [
     "LoadedModel",
     "resolve_model",
     "download_model",
+    "hub_model",
     "publish_model",
     "promoted_revision",
     "move_promoted_tag",
@@ -125,6 +126,21 @@ def download_model(
     return model_path, extras[0], extras[1]
 
 
+def hub_model(repo_id: str, *, revision: str | None, cache_dir: str | Path | None = None) -> LoadedModel:
+    """A Hub model revision through the cache, loaded with the safe loader, with its card's facts;
+    ``revision`` (a branch or tag) is recorded as the commit it resolved to.
+
+    Raises
+    ------
+    ModelLoadError, UntrustedModelError
+    """
+    path, card, confusion = download_model(repo_id, revision=revision, cache_dir=cache_dir)
+    commit = _snapshot_commit(path) or revision
+    return LoadedModel(
+        load_model(path), "hub", f"{repo_id}@{commit or 'main'}", revision=commit, facts=_facts(card), confusion_matrix=confusion
+    )
+
+
 def _snapshot_commit(cached_file: Path) -> str | None:
     # A file from the Hub cache lies in snapshots/<commit>/: the commit a branch or tag resolved to.
     parent = Path(cached_file).parent
@@ -196,17 +212,9 @@ def resolve_model(
             logger.warning(notices[-1])
     if repo_id:
         try:
-            path, card, confusion = download_model(repo_id, revision=revision, cache_dir=cache_dir)
-            commit = _snapshot_commit(path) or revision
-            return LoadedModel(
-                load_model(path),
-                "hub",
-                f"{repo_id}@{commit or 'main'}",
-                revision=commit,
-                facts=_facts(card),
-                notices=notices,
-                confusion_matrix=confusion,
-            )
+            loaded = hub_model(repo_id, revision=revision, cache_dir=cache_dir)
+            loaded.notices = notices
+            return loaded
         except DigitCoreError as exc:
             notices.append(f"Hub model {repo_id}@{revision or 'main'} was not used: {exc}")
             logger.warning(notices[-1])
@@ -382,15 +390,7 @@ class ModelFollower:
             commit = promoted_revision(self.repo_id, api=self.api)
             if commit is None or commit == self.current:
                 return None
-            path, card, confusion = download_model(self.repo_id, revision=commit, cache_dir=self.cache_dir)
-            loaded = LoadedModel(
-                load_model(path),
-                "hub",
-                f"{self.repo_id}@{commit}",
-                revision=commit,
-                facts=_facts(card),
-                confusion_matrix=confusion,
-            )
+            loaded = hub_model(self.repo_id, revision=commit, cache_dir=self.cache_dir)
         except DigitCoreError as exc:
             logger.warning("still serving %s: %s", self.current or "the model loaded at start", exc)
             return None
