@@ -81,6 +81,10 @@ def test_flagging_a_drawing_saves_it_and_readies_the_canvas(page, app_server):
     draw_seven(page)
     page.locator("#read-drawing").click()  # the button reads the drawing too
     expect(page.locator("#message")).to_contain_text("7", timeout=20_000)
+    # Let the stroke events still in flight land first: their readings of the half-drawn 7 can
+    # finish after the button's (a race noticed in CI, not fixed yet).
+    page.wait_for_timeout(2_000)
+    expect(page.locator("#message")).to_contain_text("7", timeout=20_000)
     page.locator("#flag-wrong").click()  # no digit picked yet: asked for one, the reading kept
     expect(page.locator("#flag-status")).to_contain_text("Type the right digit", timeout=10_000)
     expect(page.locator("#message")).to_contain_text("7")
