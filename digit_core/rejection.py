@@ -5,9 +5,9 @@ classifier on the same features (:func:`make_rejector`) learns digits (the train
 shapes that are not digits, drawn as a person draws on the canvas (:func:`non_digit_frames`):
 letters from Hershey's stroke fonts (the letters that look like digits, such as O, l, S, Z, B, g
 and q, left out), random scribbles, and digits so blotted that their loops are filled. It travels
-inside the model file (:func:`attach_rejector`, with a threshold that lets 1% of drawn digits kept
-back from its training through as not digits) and :func:`digit_likeness` reads it: below 0, not a
-digit. A model file without one rejects nothing.
+inside the model file (:func:`attach_rejector`, with a threshold that answers 0.25% of the drawn
+digits kept back from its training "not a digit") and :func:`digit_likeness` reads it: below 0, not
+a digit. A model file without one rejects nothing.
 """
 
 from __future__ import annotations
