@@ -19,7 +19,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -82,32 +82,99 @@ SELECT_BRUSH_JS = """
   setTimeout(pick, 300);
 }
 """
+#: "Clear" and a saved flag clear the canvas in the browser, with the canvas's own trash button
+#: (whose clear event then chooses the brush again). Never by sending the sketchpad an empty value
+#: from the server: that covers the canvas with a progress spinner while the event waits in the
+#: queue, and the sketchpad does not always apply it (the old strokes stayed on a busy machine).
+CLEAR_CANVAS_JS = """
+(status) => {
+  if (typeof status === 'string' && !status.startsWith('Saved')) return;
+  const trash = document.querySelector('#sketchpad button[aria-label="Clear canvas"]');
+  if (trash) trash.click();
+}
+"""
 UPLOAD_FIRST = f"Upload an image first ({ACCEPTED_FORMATS})."
 
 
-class SessionOrder:
-    """One lock per page session, so that a session's canvas events run one after another, in the
-    order the queue hands them out, while other sessions' events run beside them (no lane shared
-    between users). Remembers at most ``max_sessions`` sessions, the least recent forgotten first."""
+class Page:
+    """What one open page keeps between its events: the last reading, and a lock so that the
+    page's events run one after another.
 
-    def __init__(self, max_sessions: int = 10_000):
-        self.max_sessions = max_sessions
-        self._locks: OrderedDict[str, threading.Lock] = OrderedDict()
+    Gradio hands an event its ``gr.State`` value before the event's function runs, so a plain state
+    read by "Flag as wrong" while a reading of the same page was still running would be the reading
+    before it, and the wrong drawing would be flagged. Every event of a page gets this one object
+    instead, and reads and writes ``reading`` only while holding ``lock``: the latest reading is
+    always the one seen. Other pages' events run beside them. Gradio makes one per page (from the
+    class, through ``gr.State(Page)``) and drops it with the page's state.
+    """
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.reading: dict | None = None
+
+    def __deepcopy__(self, memo) -> Page:
+        return Page()  # gr.State copies its first value for each page: a fresh page, lock and all
+
+
+def on_page(page: Page, step) -> tuple:
+    """Run ``step(reading)`` as ``page``'s next event: ``step`` gets the page's last reading and
+    returns what the page shows, its new reading state last (``gr.update()`` keeps the old one).
+    -> the shown outputs, then ``page``."""
+    with page.lock:
+        *shown, reading = step(page.reading)
+        if not (isinstance(reading, dict) and reading.get("__type__") == "update"):
+            page.reading = reading
+    return (*shown, page)
+
+
+class DrawingBlobs(MutableMapping):
+    """Where the sketchpad's drawings wait for the event that reads them, at most ``max_bytes`` in
+    all, the oldest dropped first.
+
+    While a change event is on its way, the sketchpad sends its pictures (background, composite and
+    layer PNGs) to its own ``accept_blobs`` endpoint and the event carries only their id. Gradio keeps
+    them in a plain dict that only its own preprocessing empties, so with ``preprocess=False``, or a
+    stranger calling that endpoint in a loop, memory would only grow. Keyed by blob id; values are
+    Gradio's ``EditorDataBlobs``.
+    """
+
+    def __init__(self, max_bytes: int = 64 * 2**20):
+        self.max_bytes = max_bytes
+        self._blobs: OrderedDict[str, object] = OrderedDict()
+        self._sizes: dict[str, int] = {}
         self._guard = threading.Lock()
 
-    @contextmanager
-    def turn(self, request: gr.Request | None) -> Iterator[None]:
-        session = getattr(request, "session_hash", None) if request is not None else None
-        if session is None:
-            yield
-            return
+    @staticmethod
+    def _size(blobs) -> int:
+        parts = [getattr(blobs, "background", None), getattr(blobs, "composite", None), *(getattr(blobs, "layers", None) or [])]
+        return sum(len(part) for part in parts if part)
+
+    def __getitem__(self, key):
+        return self._blobs[key]
+
+    def __setitem__(self, key, blobs) -> None:
         with self._guard:
-            lock = self._locks.pop(session, None) or threading.Lock()
-            self._locks[session] = lock
-            while len(self._locks) > self.max_sessions:
-                self._locks.popitem(last=False)
-        with lock:
-            yield
+            self._blobs.pop(key, None)
+            self._blobs[key] = blobs
+            self._sizes[key] = self._size(blobs)
+            while self._blobs and sum(self._sizes.values()) > self.max_bytes:
+                oldest, _ = self._blobs.popitem(last=False)
+                del self._sizes[oldest]
+
+    def __delitem__(self, key) -> None:
+        with self._guard:
+            del self._blobs[key]
+            del self._sizes[key]
+
+    def __iter__(self):
+        return iter(list(self._blobs))
+
+    def __len__(self) -> int:
+        return len(self._blobs)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(self._sizes.values())
 
 
 @dataclass
@@ -123,15 +190,15 @@ class AppContext:
         Per-client rate limit and screening of flags.
     store_problem : str or None
         Why flags cannot be saved (checked at start), shown on the page; None when all is well.
-    order : SessionOrder
-        Keeps each page's canvas events in order.
+    drawings : DrawingBlobs
+        The sketchpad's pictures, sent ahead of the change events that name them.
     """
 
     loaded: LoadedModel
     store: FlagStore
     gate: FlagGate
     store_problem: str | None = None
-    order: SessionOrder = field(default_factory=SessionOrder)
+    drawings: DrawingBlobs = field(default_factory=DrawingBlobs)
 
     def swap(self, loaded: LoadedModel) -> None:
         """Serve another model from now on. Handlers take ``context.loaded`` once per request, and
@@ -345,12 +412,17 @@ def _payload_path(payload) -> str | None:
     return getattr(payload, "path", None)
 
 
-def _drawing(editor_value) -> Image.Image | np.ndarray | None:
-    """The sketchpad's composite image. Sent as a file (``preprocess=False``), it is decoded by
-    :func:`digit_core.images.open_image`, under the same size limits as an upload."""
+def _drawing(editor_value, drawings: DrawingBlobs) -> Image.Image | np.ndarray | None:
+    """The sketchpad's composite image, decoded by :func:`digit_core.images.open_image` under the
+    same size limits as an upload (``preprocess=False``). It arrives as a file, or, in a change
+    event, as the id of the pictures the sketchpad sent ahead into ``drawings``."""
     if editor_value is None:
         return None
     if isinstance(editor_value, dict):
+        if editor_value.get("composite") is None and editor_value.get("id") is not None:
+            blobs = drawings.get(str(editor_value["id"]))
+            composite = getattr(blobs, "composite", None)
+            return open_image(composite, max_pixels=config.MAX_DRAWING_PIXELS) if composite else None
         composite = editor_value.get("composite")
     else:
         composite = getattr(editor_value, "composite", editor_value)
@@ -388,18 +460,13 @@ def returning_memory() -> Iterator[None]:
             _LIBC.malloc_trim(0)
 
 
-def read_drawing(context: AppContext, editor_value, request: gr.Request = None):
+def read_drawing(context: AppContext, editor_value):
     """Sketchpad value -> (top 3, picture of what the model saw, message, reading state).
 
     A single digit shows its top 3 and its 28x28 frame; a number shows the drawing with each digit's
     box and reading, and no top 3."""
-    with context.order.turn(request):
-        return _read_drawing(context, editor_value)
-
-
-def _read_drawing(context: AppContext, editor_value):
     try:
-        drawing = _drawing(editor_value)
+        drawing = _drawing(editor_value, context.drawings)
         if drawing is None:
             return None, None, DRAW_FIRST, None
         loaded = context.loaded  # one model for the whole request, whatever a swap does meanwhile
@@ -466,28 +533,28 @@ def number_message(reading: Reading) -> str:
     return message + " If it is wrong, type the right number and press **Flag as wrong**."
 
 
-def clear_drawing(context: AppContext, request: gr.Request = None):
-    """-> (sketch, top 3, frame picture, message, reading state, flag status), all reset."""
-    with context.order.turn(request):
-        return None, None, None, DRAW_FIRST, None, ""
+def clear_drawing(context: AppContext):
+    """-> (top 3, frame picture, message, flag status, reading state), all reset. The canvas
+    itself is cleared in the browser (CLEAR_CANVAS_JS)."""
+    return None, None, DRAW_FIRST, "", None
 
 
 def flag_reading(context: AppContext, verdict: str, answer, reading, request: gr.Request = None):
-    """The person's verdict on the last reading -> (sketch, status, right-answer box, top 3,
-    frame picture, message, reading state).
+    """The person's verdict on the last reading -> (status, right-answer box, top 3, frame
+    picture, message, reading state).
 
     ``answer`` is the right digit or number as typed; a number's digits are saved one sample each.
-    Only a saved flag resets the page for the next drawing; otherwise everything stays as it was.
+    Only a saved flag resets the page for the next drawing (the status then starts "Saved", and the
+    browser clears the canvas); otherwise everything stays as it was.
     """
-    with context.order.turn(request):
-        return _flag_reading(context, verdict, answer, reading, client_of(request))
+    return _flag_reading(context, verdict, answer, reading, client_of(request))
 
 
 def _flag_reading(context: AppContext, verdict: str, answer, reading, client: str):
     keep = (gr.update(),) * 5
 
     def unchanged(status):
-        return (gr.update(), status, *keep)
+        return (status, *keep)
 
     if not reading:
         return unchanged("Read a digit first, then say whether it was right.")
@@ -506,7 +573,26 @@ def _flag_reading(context: AppContext, verdict: str, answer, reading, client: st
         logger.info("flag not saved: %s", exc)
         return unchanged(f"Not saved: {exc}")
     saved = "Saved, thank you." if len(stored) == 1 else f"Saved its {len(stored)} digits, thank you."
-    return None, f"{saved} It will train the next model once reviewed.", "", None, None, DRAW_FIRST, None
+    return f"{saved} It will train the next model once reviewed.", "", None, None, DRAW_FIRST, None
+
+
+# The page's events: each handler above, run in turn on the page's own state (see Page).
+
+
+def drawing_on_page(context: AppContext, editor_value, page: Page):
+    return on_page(page, lambda _: read_drawing(context, editor_value))
+
+
+def upload_on_page(context: AppContext, payload, page: Page):
+    return on_page(page, lambda _: read_upload(context, payload))
+
+
+def clear_on_page(context: AppContext, page: Page):
+    return on_page(page, lambda _: clear_drawing(context))
+
+
+def flag_on_page(context: AppContext, verdict: str, answer, page: Page, request: gr.Request = None):
+    return on_page(page, lambda reading: flag_reading(context, verdict, answer, reading, request))
 
 
 # API endpoints take a file (a path, or the FileData the client libraries send) and do their own
@@ -634,7 +720,7 @@ def build_app(
             gr.Markdown("> ⚠️ " + " ".join(loaded.notices), elem_id="model-notice")
         if context.store_problem:
             gr.Markdown(f"> ⚠️ Flags cannot be saved right now: {context.store_problem}", elem_id="flag-notice")
-        reading = gr.State(None, time_to_live=STATE_SECONDS)
+        page = gr.State(Page, time_to_live=STATE_SECONDS)
         with gr.Row():
             with gr.Column(scale=3):
                 with gr.Tabs():
@@ -649,6 +735,7 @@ def build_app(
                             transforms=(),
                             elem_id="sketchpad",
                         )
+                        sketch.blob_storage = context.drawings  # bounded: see DrawingBlobs
                         with gr.Row():
                             read_drawing_button = gr.Button("Read it", variant="primary", min_width=80, elem_id="read-drawing")
                             clear = gr.Button("Clear", min_width=80, elem_id="clear")
@@ -686,34 +773,36 @@ def build_app(
             if loaded.confusion_matrix is not None:
                 gr.Image(str(loaded.confusion_matrix), label="Confusion matrix on the MNIST test set", interactive=False)
 
-        drawing_outputs = [label, frame, message, reading]
-        # Events that read or reset one page's canvas run one at a time, in the order they arrive
-        # (SessionOrder): run side by side, a change sent before "Clear" or "Read it" could finish
-        # after it and put a stale answer back. Other pages' events run beside them.
-        in_order = dict(concurrency_id="canvas", concurrency_limit=CONCURRENCY, api_visibility="private")
-        on_drawing = bind(read_drawing, context)
+        drawing_outputs = [label, frame, message, page]
+        # A page's events take turns on its own state (Page): a reading still running when "Clear",
+        # "Read it" or a flag arrives finishes first, and each sees the one before it. Other pages'
+        # events run beside them.
+        canvas = dict(concurrency_id="canvas", concurrency_limit=CONCURRENCY, api_visibility="private")
+        on_drawing = bind(drawing_on_page, context)
         # preprocess=False: the drawing arrives as a file and is decoded under the upload limits.
-        sketch.change(on_drawing, sketch, drawing_outputs, trigger_mode="always_last", preprocess=False, api_name="drawing_changed", **in_order)
-        read_drawing_button.click(on_drawing, sketch, drawing_outputs, preprocess=False, api_name="read_drawing", **in_order)
-        clear.click(bind(clear_drawing, context), None, [sketch, *drawing_outputs, flag_status], api_name="clear", **in_order).then(
-            None, js=SELECT_BRUSH_JS
-        )
+        sketch.change(on_drawing, [sketch, page], drawing_outputs, trigger_mode="always_last", preprocess=False, api_name="drawing_changed", **canvas)
+        read_drawing_button.click(on_drawing, [sketch, page], drawing_outputs, preprocess=False, api_name="read_drawing", **canvas)
+        clear.click(None, js=CLEAR_CANVAS_JS)
+        sketch.clear(None, js=SELECT_BRUSH_JS)  # the trash button drops the brush: choose it again
+        clear.click(bind(clear_on_page, context), page, [label, frame, message, flag_status, page], api_name="clear", **canvas)
         demo.load(None, js=SELECT_BRUSH_JS)
         # The model may have been swapped since start (DIGIT_MODEL_FOLLOW): each page says which it gets.
         demo.load(lambda: about_text(context.loaded), None, about, api_visibility="private", queue=False)
         upload.change(
-            bind(read_upload, context),
-            upload,
-            [boxes, number, label, frame, message, reading],
+            bind(upload_on_page, context),
+            [upload, page],
+            [boxes, number, label, frame, message, page],
             preprocess=False,
             api_name="read_upload",
             api_visibility="private",
             concurrency_id="upload",  # a lane of its own: large photos never hold up drawings
             concurrency_limit=1,
         )
-        flag_outputs = [sketch, flag_status, correct_digit, label, frame, message, reading]
-        flag_wrong.click(bind(flag_reading, context, "wrong"), [correct_digit, reading], flag_outputs, api_name="flag_wrong", **in_order)
-        flag_right.click(bind(flag_reading, context, "correct"), [correct_digit, reading], flag_outputs, api_name="flag_correct", **in_order)
+        flag_outputs = [flag_status, correct_digit, label, frame, message, page]
+        for button, verdict in ((flag_wrong, "wrong"), (flag_right, "correct")):
+            button.click(bind(flag_on_page, context, verdict), [correct_digit, page], flag_outputs, api_name=f"flag_{verdict}", **canvas).then(
+                None, flag_status, js=CLEAR_CANVAS_JS
+            )
 
         with gr.Row(visible=False):
             api_file = gr.File(type="filepath", label="image")

@@ -166,6 +166,36 @@ def test_handlers_read_a_drawing_and_say_what_to_do_with_nothing(starter, seven,
         digit_app.read_number(context, None)
 
 
+def test_a_flag_sent_while_the_drawing_is_still_being_read_flags_that_drawing(starter, seven, tmp_path):
+    """Gradio hands an event the page's state before the event runs: the flag must still wait for
+    the reading in progress and flag it, not the empty page before it."""
+    import copy
+    import threading
+
+    import app as digit_app
+
+    context = digit_app.AppContext.create(starter, flag_dir=tmp_path / "flags")
+    page = copy.deepcopy(digit_app.Page())  # as gr.State(Page) makes one for each new page
+    reading_started, finish_reading = threading.Event(), threading.Event()
+
+    def slow_reading(_):
+        reading_started.set()
+        finish_reading.wait(10)
+        return digit_app.read_drawing(context, {"composite": np.asarray(seven)})
+
+    reader = threading.Thread(target=digit_app.on_page, args=(page, slow_reading))
+    reader.start()
+    assert reading_started.wait(10)
+    flagged = []
+    flagger = threading.Thread(target=lambda: flagged.append(digit_app.flag_on_page(context, "wrong", "1", page)))
+    flagger.start()
+    finish_reading.set()
+    reader.join(10), flagger.join(10)
+    status, *_, returned = flagged[0]
+    assert status.startswith("Saved, thank you.") and returned is page and page.reading is None
+    assert [(s.label, s.metadata["source"]) for s in read_flags(tmp_path / "flags")] == [(1, "draw")]
+
+
 def test_a_flag_folder_that_cannot_be_written_is_named_on_the_page_and_in_each_flag(starter, seven, tmp_path):
     import app as digit_app
 
@@ -176,7 +206,7 @@ def test_a_flag_folder_that_cannot_be_written_is_named_on_the_page_and_in_each_f
     assert any("Flags cannot be saved right now" in text and "Not a directory" in text for text in markdown)
     context = digit_app.AppContext.create(starter, flag_dir=blocker / "inside")
     state = digit_app.read_drawing(context, {"composite": np.asarray(seven)})[3]
-    status = digit_app.flag_reading(context, "wrong", "1", state)[1]
+    status = digit_app.flag_reading(context, "wrong", "1", state)[0]
     assert status.startswith("Not saved: could not save") and "Not a directory" in status
 
 
@@ -301,12 +331,12 @@ def test_flagging_a_number_saves_each_digit_with_its_label_or_says_the_count_dif
     drawing = _pen_number(held_out_pen, "47", np.random.default_rng(5))
     state = digit_app.read_drawing(context, {"composite": drawing})[3]
     assert len(state["digits"]) == 2
-    status = digit_app.flag_reading(context, "wrong", "471", state)[1]
+    status = digit_app.flag_reading(context, "wrong", "471", state)[0]
     assert status.startswith("Not saved: it read 2 digits and you typed 3 digits (471)")
-    status = digit_app.flag_reading(context, "wrong", "4 seven", state)[1]
+    status = digit_app.flag_reading(context, "wrong", "4 seven", state)[0]
     assert "'4 seven' is not a digit or a number" in status
     assert read_flags(flag_dir) == []
-    status = digit_app.flag_reading(context, "wrong", "41", state)[1]
+    status = digit_app.flag_reading(context, "wrong", "41", state)[0]
     assert status.startswith("Saved its 2 digits")
     stored = sorted(read_flags(flag_dir), key=lambda s: s.metadata["timestamp"])
     assert sorted(s.label for s in stored) == [1, 4]
