@@ -83,7 +83,7 @@ SELECT_BRUSH_JS = """
 }
 """
 #: "Clear" and a saved flag clear the canvas in the browser, with the canvas's own trash button
-#: (whose clear event then chooses the brush again). Never by sending the sketchpad an empty value
+#: (whose clear event then resets the answer and chooses the brush again). Never by sending the sketchpad an empty value
 #: from the server: that covers the canvas with a progress spinner while the event waits in the
 #: queue, and the sketchpad does not always apply it (the old strokes stayed on a busy machine).
 CLEAR_CANVAS_JS = """
@@ -533,10 +533,12 @@ def number_message(reading: Reading) -> str:
     return message + " If it is wrong, type the right number and press **Flag as wrong**."
 
 
-def clear_drawing(context: AppContext):
-    """-> (top 3, frame picture, message, flag status, reading state), all reset. The canvas
-    itself is cleared in the browser (CLEAR_CANVAS_JS)."""
-    return None, None, DRAW_FIRST, "", None
+def clear_drawing(context: AppContext, flag_status: str | None = None):
+    """-> (top 3, frame picture, message, flag status, reading state), all reset but a flag's
+    "Saved" confirmation (a saved flag clears the canvas too). The canvas itself is cleared in the
+    browser (CLEAR_CANVAS_JS)."""
+    kept = flag_status if flag_status and flag_status.startswith("Saved") else ""
+    return None, None, DRAW_FIRST, kept, None
 
 
 def flag_reading(context: AppContext, verdict: str, answer, reading, request: gr.Request = None):
@@ -587,8 +589,8 @@ def upload_on_page(context: AppContext, payload, page: Page):
     return on_page(page, lambda _: read_upload(context, payload))
 
 
-def clear_on_page(context: AppContext, page: Page):
-    return on_page(page, lambda _: clear_drawing(context))
+def clear_on_page(context: AppContext, flag_status, page: Page):
+    return on_page(page, lambda _: clear_drawing(context, flag_status))
 
 
 def flag_on_page(context: AppContext, verdict: str, answer, page: Page, request: gr.Request = None):
@@ -724,7 +726,7 @@ def build_app(
         with gr.Row():
             with gr.Column(scale=3):
                 with gr.Tabs():
-                    with gr.Tab("Draw", id="draw"):
+                    with gr.Tab("Draw", id="draw") as draw_tab:
                         sketch = gr.Sketchpad(
                             label="Draw a digit or a number",
                             canvas_size=CANVAS_SIZE,
@@ -739,7 +741,7 @@ def build_app(
                         with gr.Row():
                             read_drawing_button = gr.Button("Read it", variant="primary", min_width=80, elem_id="read-drawing")
                             clear = gr.Button("Clear", min_width=80, elem_id="clear")
-                    with gr.Tab("Upload", id="upload"):
+                    with gr.Tab("Upload", id="upload") as upload_tab:
                         upload = gr.Image(
                             label="Photo or scan of a digit or a number",
                             sources=["upload", "clipboard", "webcam"],
@@ -780,24 +782,29 @@ def build_app(
         canvas = dict(concurrency_id="canvas", concurrency_limit=CONCURRENCY, api_visibility="private")
         on_drawing = bind(drawing_on_page, context)
         # preprocess=False: the drawing arrives as a file and is decoded under the upload limits.
-        sketch.change(on_drawing, [sketch, page], drawing_outputs, trigger_mode="always_last", preprocess=False, api_name="drawing_changed", **canvas)
+        # Read live as strokes end, the answer replaced in place: no spinner over it each stroke, which
+        # on a busy machine stayed over an answer already shown while the last stroke's reading queued.
+        sketch.change(
+            on_drawing, [sketch, page], drawing_outputs, trigger_mode="always_last", show_progress="hidden", preprocess=False,
+            api_name="drawing_changed", **canvas,
+        )
         read_drawing_button.click(on_drawing, [sketch, page], drawing_outputs, preprocess=False, api_name="read_drawing", **canvas)
+        # "Clear" is the canvas's own trash button (CLEAR_CANVAS_JS); its clear event resets the answer
+        # and chooses the brush again, which the trash button drops.
         clear.click(None, js=CLEAR_CANVAS_JS)
-        sketch.clear(None, js=SELECT_BRUSH_JS)  # the trash button drops the brush: choose it again
-        clear.click(bind(clear_on_page, context), page, [label, frame, message, flag_status, page], api_name="clear", **canvas)
+        sketch.clear(bind(clear_on_page, context), [flag_status, page], [label, frame, message, flag_status, page], api_name="clear", **canvas)
+        sketch.clear(None, js=SELECT_BRUSH_JS)
         demo.load(None, js=SELECT_BRUSH_JS)
         # The model may have been swapped since start (DIGIT_MODEL_FOLLOW): each page says which it gets.
         demo.load(lambda: about_text(context.loaded), None, about, api_visibility="private", queue=False)
-        upload.change(
-            bind(upload_on_page, context),
-            [upload, page],
-            [boxes, number, label, frame, message, page],
-            preprocess=False,
-            api_name="read_upload",
-            api_visibility="private",
-            concurrency_id="upload",  # a lane of its own: large photos never hold up drawings
-            concurrency_limit=1,
-        )
+        upload_outputs = [boxes, number, label, frame, message, page]
+        # an upload has a lane of its own: large photos never hold up drawings
+        on_upload = dict(preprocess=False, api_visibility="private", concurrency_id="upload", concurrency_limit=1)
+        upload.change(bind(upload_on_page, context), [upload, page], upload_outputs, api_name="read_upload", **on_upload)
+        # The answer, and what a flag applies to, follow the tab shown: each tab's own picture is read
+        # again when it is chosen (nothing there: "Draw a digit first." or "Upload an image first").
+        draw_tab.select(on_drawing, [sketch, page], drawing_outputs, show_progress="hidden", preprocess=False, api_name="draw_tab", **canvas)
+        upload_tab.select(bind(upload_on_page, context), [upload, page], upload_outputs, show_progress="hidden", api_name="upload_tab", **on_upload)
         flag_outputs = [flag_status, correct_digit, label, frame, message, page]
         for button, verdict in ((flag_wrong, "wrong"), (flag_right, "correct")):
             button.click(bind(flag_on_page, context, verdict), [correct_digit, page], flag_outputs, api_name=f"flag_{verdict}", **canvas).then(

@@ -195,7 +195,9 @@ class PageSession:
 
 
 def drawing_payload(file_data: dict) -> list:
-    return [{"background": None, "layers": [], "composite": file_data, "id": None}]
+    """The inputs of a drawing event as the page sends them: the sketchpad's value, then the page's
+    state (which the server keeps: the page sends null)."""
+    return [{"background": None, "layers": [], "composite": file_data, "id": None}, None]
 
 
 def huge_png(megapixels: float = 39.0) -> bytes:
@@ -222,7 +224,7 @@ def memory_figures(folder: Path, sessions: int) -> dict:
             client = Client(app.url, verbose=False)
             try:
                 page.call("drawing_changed", drawing_payload(page.upload(big)))
-                page.call("read_upload", [page.upload(big)])
+                page.call("read_upload", [page.upload(big), None])
                 for api_name, args in (("/predict", ()), ("/read", ()), ("/flag", (1,))):
                     try:
                         client.predict(handle_file(str(big_file)), *args, api_name=api_name)

@@ -9,7 +9,8 @@ trash button -> draw the next one. Optionally with other processes keeping every
 Each round checks what a person would see: the brush still chosen before drawing, the drawing's
 answer naming what was drawn, no progress spinner left once the answer is there, and the page
 reset after the round's action. Prints one line per round and, at the end, a JSON summary with the
-answer latency (the last stroke's pointer-up to the answer on the page, timed in the browser).
+answer latency, timed in the browser: from the last stroke's pointer-up to the answer on the page,
+and from the page sending the event to the answer (the server's part, with the network).
 Exits 1 at the first round that fails, with a screenshot beside the summary.
 
 Needs requirements-dev.txt (Playwright) and Debian's chromium at /usr/bin/chromium.
@@ -52,8 +53,12 @@ SPINNER = ".progress-text, .eta-bar, .progress-bar"
 
 TIMING_JS = """
 () => {
-  window.__loop = {up: 0, changes: []};
+  window.__loop = {up: 0, changes: [], sent: []};
   document.addEventListener('pointerup', () => { window.__loop.up = performance.now(); }, true);
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries())
+      if (entry.name.includes('/queue/join')) window.__loop.sent.push(entry.startTime);
+  }).observe({type: 'resource'});
   const message = document.querySelector('#message');
   new MutationObserver(() => window.__loop.changes.push([performance.now(), message.innerText]))
     .observe(message, {subtree: true, childList: true, characterData: true});
@@ -84,11 +89,17 @@ def draw(page, number: str, height: float = 200.0) -> None:
             page.mouse.up()
 
 
-def answer_latency_ms(page, pattern: re.Pattern) -> float | None:
-    """Milliseconds from the last pointer-up to the first answer on the page matching ``pattern``."""
+def answer_latency_ms(page, pattern: re.Pattern) -> tuple[float | None, float | None]:
+    """Milliseconds from the last pointer-up to the first answer on the page matching ``pattern``,
+    and from the page sending the event that answered (its last queue join before the answer) to
+    the answer: the rest is the sketchpad's own work in the browser (rendering the stroke, encoding
+    its pictures as PNGs and uploading them)."""
     timing = page.evaluate("() => window.__loop")
     times = [t for t, text in timing["changes"] if t >= timing["up"] and pattern.search(text)]
-    return round(times[0] - timing["up"], 1) if times else None
+    if not times:
+        return None, None
+    sent = [t for t in timing["sent"] if timing["up"] <= t <= times[0]]
+    return round(times[0] - timing["up"], 1), (round(times[0] - sent[-1], 1) if sent else None)
 
 
 def brush_chosen(page) -> bool:
@@ -112,48 +123,55 @@ def end_round(page, action: str, number: str) -> None:
     expect(page.locator("#label")).not_to_contain_text("%", timeout=5_000)
 
 
-def run_rounds(url: str, rounds: int, *, screenshot: Path | None = None, log=print) -> dict:
-    """Run ``rounds`` rounds on one page at ``url``. -> summary (latencies, rounds passed); raises
-    AssertionError naming the round, what was drawn and what the page showed, at the first failure."""
-    from playwright.sync_api import expect, sync_playwright
+def run_rounds(browser, url: str, rounds: int, *, screenshot: Path | None = None, log=print) -> dict:
+    """Run ``rounds`` rounds on one new page of ``browser`` (Playwright's) at ``url``. -> summary
+    (latencies, rounds passed); raises AssertionError naming the round, what was drawn and what the
+    page showed, at the first failure."""
+    from playwright.sync_api import expect
 
-    latencies, durations = [], []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 1100})
-        try:
-            page.goto(url)
-            page.wait_for_selector("#sketchpad canvas", timeout=60_000)
-            page.evaluate(TIMING_JS)
-            for round_ in range(rounds):
-                number, action = NUMBERS[round_ % len(NUMBERS)], ACTIONS[round_ % len(ACTIONS)]
-                start = time.perf_counter()
-                try:
-                    expect(page.locator('#sketchpad button[aria-label="Brush"]')).to_have_class(re.compile("highlight"), timeout=15_000)
-                    draw(page, number)
-                    pattern = answer_pattern(number)
-                    expect(page.locator("#message")).to_have_text(pattern, timeout=30_000)
-                    latency = answer_latency_ms(page, pattern)
-                    for overlay in ("#sketchpad", "#message", "#label"):
-                        expect(page.locator(f"{overlay} :is({SPINNER})")).to_have_count(0, timeout=5_000)
-                    end_round(page, action, number)
-                except AssertionError as exc:
-                    if screenshot is not None:
-                        page.screenshot(path=str(screenshot))
-                    shown = page.locator("#message").inner_text()
-                    raise AssertionError(f"round {round_ + 1} ({number}, then {action}): {exc}\nthe page says: {shown!r}") from None
-                latencies.append(latency)
-                durations.append(time.perf_counter() - start)
-                log(f"round {round_ + 1:2d}: drew {number:>2}, answered in {latency} ms, then {action}; {durations[-1]:.1f} s")
-        finally:
-            browser.close()
-    measured = [ms for ms in latencies if ms is not None]
+    latencies, from_sent, durations = [], [], []
+    page = browser.new_page(viewport={"width": 1280, "height": 1100})
+    try:
+        page.goto(url)
+        page.wait_for_selector("#sketchpad canvas", timeout=60_000)
+        page.evaluate(TIMING_JS)
+        for round_ in range(rounds):
+            number, action = NUMBERS[round_ % len(NUMBERS)], ACTIONS[round_ % len(ACTIONS)]
+            start = time.perf_counter()
+            try:
+                expect(page.locator('#sketchpad button[aria-label="Brush"]')).to_have_class(re.compile("highlight"), timeout=15_000)
+                draw(page, number)
+                pattern = answer_pattern(number)
+                expect(page.locator("#message")).to_have_text(pattern, timeout=30_000)
+                latency, since_sent = answer_latency_ms(page, pattern)
+                for overlay in ("#sketchpad", "#message", "#label"):
+                    expect(page.locator(f"{overlay} :is({SPINNER})")).to_have_count(0, timeout=5_000)
+                end_round(page, action, number)
+            except AssertionError as exc:
+                if screenshot is not None:
+                    page.screenshot(path=str(screenshot))
+                shown = page.locator("#message").inner_text()
+                raise AssertionError(f"round {round_ + 1} ({number}, then {action}): {exc}\nthe page says: {shown!r}") from None
+            latencies.append(latency)
+            from_sent.append(since_sent)
+            durations.append(time.perf_counter() - start)
+            log(f"round {round_ + 1:2d}: drew {number:>2}, answered {latency} ms after the last stroke "
+                f"({since_sent} ms after the page sent it), then {action}; {durations[-1]:.1f} s")
+    finally:
+        page.close()
+
+    def spread(name: str, values: list) -> dict:
+        values = [v for v in values if v is not None]
+        if not values:
+            return {}
+        return {f"{name}_p50": round(float(np.percentile(values, 50))), f"{name}_p95": round(float(np.percentile(values, 95))),
+                f"{name}_max": round(max(values))}
+
     return {
         "rounds": rounds,
         "passed": len(durations),
-        "answer_ms_p50": float(np.percentile(measured, 50)) if measured else None,
-        "answer_ms_p95": float(np.percentile(measured, 95)) if measured else None,
-        "answer_ms_max": max(measured) if measured else None,
+        **spread("answer_ms", latencies),
+        **spread("answer_after_sent_ms", from_sent),
         "round_seconds_mean": round(float(np.mean(durations)), 2),
     }
 
@@ -196,14 +214,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--busy", type=int, default=0, metavar="N", help="processes keeping N cores busy meanwhile")
     parser.add_argument("--url", help="an app already running (default: start one with the starter model)")
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory() as scratch, busy_cores(args.busy):
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as scratch, busy_cores(args.busy), sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         screenshot = Path(scratch) / "failed.png"
         try:
             if args.url:
-                summary = run_rounds(args.url, args.rounds, screenshot=screenshot)
+                summary = run_rounds(browser, args.url, args.rounds, screenshot=screenshot)
             else:
                 with app_url(Path(scratch)) as url:
-                    summary = run_rounds(url, args.rounds, screenshot=screenshot)
+                    summary = run_rounds(browser, url, args.rounds, screenshot=screenshot)
         except AssertionError as exc:
             kept = Path(tempfile.gettempdir()) / "draw_loop_failed.png"
             if screenshot.exists():

@@ -134,6 +134,51 @@ def test_fifty_flags_at_once_are_all_kept_once(app_server, mnist_test, tmp_path)
     json.dumps([s.metadata for s in samples.values()])  # every line is plain JSON
 
 
+def test_a_drawing_the_sketchpad_sends_ahead_by_id_is_read_by_its_change_event(app_server, seven):
+    """What the browser does after a stroke: the sketchpad posts its pictures to its own
+    accept_blobs endpoint, then the change event carries only their id."""
+    import httpx
+
+    url, _ = app_server
+    session = "sketch-by-id"
+    config = httpx.get(f"{url}config", timeout=10).json()
+    sketchpad = next(c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == "sketchpad")
+    changed = next(d["id"] for d in config["dependencies"] if d.get("api_name") == "drawing_changed")
+    on_white = Image.new("RGBA", seven.size, "white")
+    on_white.alpha_composite(seven)
+    with httpx.Client(base_url=url, timeout=30) as http:
+        sent = http.post(
+            "gradio_api/component_server/",
+            data={"session_hash": session, "component_id": str(sketchpad), "fn_name": "accept_blobs", "id": "strokes-1", "type": "composite", "index": "null"},
+            files={"file": ("composite.png", encode(on_white), "image/png")},
+        )
+        sent.raise_for_status()
+        join = http.post(
+            "gradio_api/queue/join",
+            json={"data": [{"id": "strokes-1"}, None], "fn_index": changed, "session_hash": session, "event_data": None, "trigger_id": None},
+        )
+        join.raise_for_status()
+        with http.stream("GET", "gradio_api/queue/data", params={"session_hash": session}) as stream:
+            done = next(m for m in (json.loads(line[5:]) for line in stream.iter_lines() if line.startswith("data:")) if m.get("msg") == "process_completed")
+    assert done["success"], done
+    top, _, message = done["output"]["data"][:3]
+    assert top["label"] == "7" and "**7**" in message
+
+
+def test_the_sketchpad_pictures_waiting_for_their_event_stay_within_their_bound():
+    """The sketchpad's accept_blobs endpoint is open to anyone: what it keeps is bounded in bytes,
+    the oldest dropped first, whatever a stranger sends."""
+    import app as digit_app
+    from gradio.components.image_editor import EditorDataBlobs
+
+    drawings = digit_app.DrawingBlobs(max_bytes=100_000)
+    for i in range(50):
+        drawings[f"id-{i}"] = EditorDataBlobs(background=b"b" * 1_000, layers=[b"l" * 3_000, None], composite=b"c" * 6_000)
+    assert drawings.nbytes <= 100_000 and len(drawings) == 10
+    assert "id-49" in drawings and "id-39" not in drawings
+    assert drawings["id-49"].composite == b"c" * 6_000
+
+
 def test_a_model_fallback_is_shown_on_the_page():
     import app as digit_app
     from digit_core.hub import resolve_model
@@ -164,6 +209,15 @@ def test_handlers_read_a_drawing_and_say_what_to_do_with_nothing(starter, seven,
     assert digit_app.read_upload(context, None)[4] == digit_app.UPLOAD_FIRST
     with pytest.raises(digit_app.gr.Error, match="no file was sent"):
         digit_app.read_number(context, None)
+
+
+def test_clearing_resets_the_answer_and_keeps_only_a_saved_flags_thanks(starter, tmp_path):
+    import app as digit_app
+
+    context = digit_app.AppContext.create(starter, flag_dir=tmp_path / "flags")
+    saved = "Saved, thank you. It will train the next model once reviewed."
+    assert digit_app.clear_drawing(context, saved) == (None, None, digit_app.DRAW_FIRST, saved, None)
+    assert digit_app.clear_drawing(context, "Type the right digit first, then press **Flag as wrong**.")[3] == ""
 
 
 def test_a_flag_sent_while_the_drawing_is_still_being_read_flags_that_drawing(starter, seven, tmp_path):
