@@ -776,10 +776,13 @@ def build_app(
                 gr.Image(str(loaded.confusion_matrix), label="Confusion matrix on the MNIST test set", interactive=False)
 
         drawing_outputs = [label, frame, message, page]
-        # A page's events take turns on its own state (Page): a reading still running when "Clear",
-        # "Read it" or a flag arrives finishes first, and each sees the one before it. Other pages'
-        # events run beside them.
-        canvas = dict(concurrency_id="canvas", concurrency_limit=CONCURRENCY, api_visibility="private")
+        # The canvas's events run one at a time, in the order they reach the server: a reading still
+        # running when "Clear", "Read it" or a flag arrives finishes first. Two at once could swap: a
+        # reading's files take longer to receive than a clear, and on a busy machine a reading of
+        # the strokes before "Clear" finished after it and put its answer back. Each takes 20-50 ms
+        # of server time, so one lane answers 20-50 drawings a second. Each page's events also take
+        # turns on its own state (Page), with its uploads, which have a lane of their own.
+        canvas = dict(concurrency_id="canvas", concurrency_limit=1, api_visibility="private")
         on_drawing = bind(drawing_on_page, context)
         # preprocess=False: the drawing arrives as a file and is decoded under the upload limits.
         # Read live as strokes end, the answer replaced in place: no spinner over it each stroke, which
