@@ -154,8 +154,8 @@ def train_model(
 _REJECTOR_MNIST = 10_000
 _REJECTOR_DRAWN = 15_000
 #: The rejector's threshold answers this percentage of the kept-back drawn digits "not a digit". Other
-#: writers' digits are rejected more often than these (on the held-out UNIPEN sites: 1.8% at 0.25,
-#: 4.0% at 1.0), and letters hardly less (70% and 73% of letters in held-out fonts).
+#: writers' digits are rejected more often than these (on the held-out UNIPEN sites: 2.0%, with 83.9%
+#: of letters in held-out fonts; with fewer letters taught, 1.8% at 0.25 and 4.0% at 1.0).
 _REJECTED_DIGITS_PERCENT = 0.25
 
 
