@@ -82,10 +82,11 @@ SELECT_BRUSH_JS = """
   setTimeout(pick, 300);
 }
 """
-#: "Clear" and a saved flag clear the canvas in the browser, with the canvas's own trash button
-#: (whose clear event then resets the answer and chooses the brush again). Never by sending the sketchpad an empty value
-#: from the server: that covers the canvas with a progress spinner while the event waits in the
-#: queue, and the sketchpad does not always apply it (the old strokes stayed on a busy machine).
+#: "Clear" and a saved flag clear the canvas in the browser, with the canvas's own trash button,
+#: whose clear event then resets the answer and chooses the brush again. Never by sending the
+#: sketchpad an empty value from the server: that covers the canvas with a progress spinner while
+#: the event waits in the queue, and the sketchpad does not always apply it (the old strokes stayed
+#: on a busy machine).
 CLEAR_CANVAS_JS = """
 (status) => {
   if (typeof status === 'string' && !status.startsWith('Saved')) return;
@@ -104,8 +105,8 @@ class Page:
     read by "Flag as wrong" while a reading of the same page was still running would be the reading
     before it, and the wrong drawing would be flagged. Every event of a page gets this one object
     instead, and reads and writes ``reading`` only while holding ``lock``: the latest reading is
-    always the one seen. Other pages' events run beside them. Gradio makes one per page (from the
-    class, through ``gr.State(Page)``) and drops it with the page's state.
+    always the one seen, whichever lane (canvas or upload) each event ran in. Gradio makes one per
+    page (from the class, through ``gr.State(Page)``) and drops it with the page's state.
     """
 
     def __init__(self):
@@ -140,8 +141,8 @@ class DrawingBlobs(MutableMapping):
 
     def __init__(self, max_bytes: int = 64 * 2**20):
         self.max_bytes = max_bytes
-        self._blobs: OrderedDict[str, object] = OrderedDict()
-        self._sizes: dict[str, int] = {}
+        self.nbytes = 0  # held now
+        self._blobs: OrderedDict[str, tuple[object, int]] = OrderedDict()
         self._guard = threading.Lock()
 
     @staticmethod
@@ -150,31 +151,32 @@ class DrawingBlobs(MutableMapping):
         return sum(len(part) for part in parts if part)
 
     def __getitem__(self, key):
-        return self._blobs[key]
+        return self._blobs[key][0]
 
     def __setitem__(self, key, blobs) -> None:
         with self._guard:
-            self._blobs.pop(key, None)
-            self._blobs[key] = blobs
-            self._sizes[key] = self._size(blobs)
-            while self._blobs and sum(self._sizes.values()) > self.max_bytes:
-                oldest, _ = self._blobs.popitem(last=False)
-                del self._sizes[oldest]
+            self._drop(key)
+            size = self._size(blobs)
+            self._blobs[key] = (blobs, size)
+            self.nbytes += size
+            while self.nbytes > self.max_bytes:
+                self._drop(next(iter(self._blobs)))
 
     def __delitem__(self, key) -> None:
         with self._guard:
-            del self._blobs[key]
-            del self._sizes[key]
+            if key not in self._blobs:
+                raise KeyError(key)
+            self._drop(key)
+
+    def _drop(self, key) -> None:
+        _, size = self._blobs.pop(key, (None, 0))
+        self.nbytes -= size
 
     def __iter__(self):
         return iter(list(self._blobs))
 
     def __len__(self) -> int:
         return len(self._blobs)
-
-    @property
-    def nbytes(self) -> int:
-        return sum(self._sizes.values())
 
 
 @dataclass

@@ -11,7 +11,7 @@ answer naming what was drawn, no progress spinner left once the answer is there,
 reset after the round's action. Prints one line per round and, at the end, a JSON summary with the
 answer latency, timed in the browser: from the last stroke's pointer-up to the answer on the page,
 and from the page sending the event to the answer (the server's part, with the network).
-Exits 1 at the first round that fails, with a screenshot beside the summary.
+Exits 1 at the first round that fails, naming it and the path of a screenshot of the page.
 
 Needs requirements-dev.txt (Playwright) and Debian's chromium at /usr/bin/chromium.
 """
