@@ -98,7 +98,7 @@ def test_uploading_a_scanned_number_shows_the_number(page, mnist_test, tmp_path)
     page.locator("#upload input[type=file]").set_input_files(str(scan))
     expect(page.locator("#number textarea")).to_have_value("2104", timeout=20_000)
     expect(page.locator("#message")).to_contain_text("2104")
-    page.get_by_role("tab", name="Draw").click()  # the answer follows the tab: the empty canvas's
+    page.get_by_role("tab", name="Draw").click()  # the answer follows the tab shown: an empty canvas
     expect(page.locator("#message")).to_contain_text("Draw a digit first", timeout=10_000)
 
 
@@ -164,7 +164,6 @@ def test_on_a_phone_the_answer_is_right_under_the_canvas_and_no_control_is_usele
         assert tools["x"] + tools["width"] <= canvas["x"], "the tool bar covers the canvas"
     finally:
         context.close()
-
 
 
 def test_the_draw_loop_never_sticks_while_both_cores_are_busy(browser, app_server):
