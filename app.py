@@ -119,12 +119,9 @@ class Page:
 
 def on_page(page: Page, step) -> tuple:
     """Run ``step(reading)`` as ``page``'s next event: ``step`` gets the page's last reading and
-    returns what the page shows, its new reading state last (``gr.update()`` keeps the old one).
-    -> the shown outputs, then ``page``."""
+    returns what the page shows, its new reading state last. -> the shown outputs, then ``page``."""
     with page.lock:
-        *shown, reading = step(page.reading)
-        if not (isinstance(reading, dict) and reading.get("__type__") == "update"):
-            page.reading = reading
+        *shown, page.reading = step(page.reading)
     return (*shown, page)
 
 
@@ -555,10 +552,8 @@ def flag_reading(context: AppContext, verdict: str, answer, reading, request: gr
 
 
 def _flag_reading(context: AppContext, verdict: str, answer, reading, client: str):
-    keep = (gr.update(),) * 5
-
-    def unchanged(status):
-        return (status, *keep)
+    def unchanged(status):  # the page as it was, the reading kept for the next try
+        return (status, *(gr.update(),) * 4, reading)
 
     if not reading:
         return unchanged("Read a digit first, then say whether it was right.")
