@@ -20,8 +20,12 @@ _SPECK_FRACTION = 0.08
 #: Before merging, marks below 3% of the largest mark's ink and 20% of its extent are dust.
 _DUST_AREA = 0.03
 _DUST_EXTENT = 0.2
+#: A mark this many times as wide as it is high is flat: a piece of a rule, a dash, an underline.
+_FLAT = 4
 #: A horizontal run this many digit heights long is a ruling line, not a stroke.
 _LINE_LENGTH_IN_HEIGHTS = 2.5
+#: ...also when broken into dashes by gaps up to this fraction of a digit's height.
+_LINE_GAP = 0.15
 #: Components whose columns overlap by this fraction of the narrower one belong to one digit...
 _MERGE_OVERLAP = 0.5
 #: ...unless the shorter is at least this fraction of the taller's height: then they are two digits.
@@ -86,12 +90,15 @@ def remove_ruling_lines(mask: np.ndarray, *, digit_height: float) -> np.ndarray:
     ndarray of shape (H, W), bool
     """
     length = int(max(8, _LINE_LENGTH_IN_HEIGHTS * digit_height))
+    gap = int(max(1, round(_LINE_GAP * digit_height)))
     lines = np.zeros_like(mask)
     ink = mask.astype(np.uint8)
     for axis in (0, 1):
         if mask.shape[axis] > length:
-            # A binary opening by a line: minimum then maximum filters, O(pixels) whatever the length.
-            opened = ndimage.maximum_filter1d(ndimage.minimum_filter1d(ink, length, axis=axis), length, axis=axis)
+            # A scanned rule is often broken into dashes: close its gaps first. Then a binary opening
+            # by a line: minimum then maximum filters, O(pixels) whatever the length.
+            closed = ndimage.minimum_filter1d(ndimage.maximum_filter1d(ink, gap, axis=axis), gap, axis=axis)
+            opened = ndimage.maximum_filter1d(ndimage.minimum_filter1d(closed, length, axis=axis), length, axis=axis)
             lines |= opened.astype(bool)
     if not lines.any():
         return mask
@@ -117,7 +124,7 @@ def find_digits(mask: np.ndarray) -> list[DigitRegion]:
     components = _components(mask)
     if not components:
         return []
-    digit_height = float(np.median([c.height for c in components]))
+    digit_height = _typical_height(components)
     cleaned = remove_ruling_lines(mask, digit_height=digit_height)
     components = [c for c in _components(cleaned) if not _is_frame(c, digit_height)]
     if not components:
@@ -149,6 +156,15 @@ def _components(mask: np.ndarray) -> list[DigitRegion]:
             DigitRegion(box=(cols.start, rows.start, cols.stop, rows.stop), mask=labels[window] == index)
         )
     return regions
+
+
+def _typical_height(components: list[DigitRegion]) -> float:
+    # The median height of the marks that are neither flat nor specks. A scanned rule breaks into
+    # many short flat pieces a pixel or two high: a plain median of heights would call that the
+    # digits' height, and then every stroke longer than a few pixels would look like a rule.
+    upright = [c for c in components if c.height * _FLAT >= c.width] or components
+    ink = np.array([c.mask.sum() for c in upright], dtype=float)
+    return float(np.median([c.height for c, amount in zip(upright, ink) if amount >= _DUST_AREA * ink.max()]))
 
 
 def _is_frame(region: DigitRegion, digit_height: float) -> bool:

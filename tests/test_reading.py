@@ -116,6 +116,17 @@ def test_a_line_through_the_digits_baseline_is_removed(starter_model, mnist_test
     assert read_digits(starter_model, page).text == _truth(mnist_test, [12, 13, 14, 15])
 
 
+def test_a_rule_scanned_as_dashes_is_removed_and_the_digits_kept(starter_model, mnist_test, rng):
+    # A cheque's printed rule, thresholded over a security pattern, breaks into dozens of short flat
+    # pieces: more marks than digits, and none of them sets the digits' height.
+    page = _strip(mnist_test, [22, 23, 24, 25], rng, height=40, noise=0.0)
+    ink_rows = np.flatnonzero((page < 0.5).any(axis=1))
+    dashes = (np.arange(page.shape[1]) % 9) < 6  # 6 px of ink, 3 px of gap
+    page[ink_rows[0] - 3, dashes] = 0.15  # above the digits
+    page[ink_rows[-1], dashes] = 0.15  # at their feet, touching them
+    assert read_digits(starter_model, page).text == _truth(mnist_test, [22, 23, 24, 25])
+
+
 def test_light_ink_on_dark_paper_reads_the_same(starter_model, mnist_test, rng):
     page = _strip(mnist_test, [16, 17, 18], rng, height=70)
     assert read_digits(starter_model, 1.0 - page).text == _truth(mnist_test, [16, 17, 18])
