@@ -57,6 +57,11 @@ _SMALL_SIDE = 96
 _WIDTH_SIDE = 60
 #: Minimum tone difference between ink and paper, on a 0-1 scale, to count as a drawing.
 _MIN_CONTRAST = 0.12
+#: The paper is the tone nearer the median, but light paper wins unless the median lies at least
+#: twice as near the dark end: a tight crop of a ballpoint 0 is half ink, and its ring must not be
+#: taken for paper (dev-half cheque digit crops: 88.9% -> 90.0%, 0s 88.8% -> 92.8%). MNIST's white
+#: digits on black, and light ink on dark paper, have their paper at the very median.
+_PAPER_BIAS = 0.5
 #: Otsu's ink and paper classes this many grain deviations apart are told apart by Otsu alone.
 _CLEAR_SEPARATION = 6.0
 #: A printed rule caught by a crop: rows inked across at least this fraction of the width, in a band
@@ -145,11 +150,12 @@ def extract_ink(
     grey = np.asarray(grey, dtype=np.float32)
     if grey.ndim != 2:
         raise InvalidImageError(f"extract_ink expects a 2-D grey image; got shape {grey.shape}.")
-    # The paper is the median tone; the ink is whichever extreme lies further from it. (Extremes, not
-    # percentiles: a thin stroke can cover well under 1% of the pixels.)
+    # The paper is the median tone; the ink is whichever extreme lies further from it, with light
+    # paper favoured (_PAPER_BIAS). (Extremes, not percentiles: a thin stroke can cover well under 1%
+    # of the pixels.)
     sample = _sample(grey)
     low, median, high = float(grey.min()), float(np.median(sample)), float(grey.max())
-    light_paper = (median - low) > (high - median)
+    light_paper = (median - low) > _PAPER_BIAS * (high - median)
     ink = 1.0 - grey if light_paper else grey.copy()
     size = background_size or max(15, min(grey.shape) // 3)
     if min(grey.shape) >= 3 * size:
