@@ -231,6 +231,10 @@ def _split_touching_by_reading(model, ink, region, frame, probabilities, *, line
     if hi - lo < 2:
         return whole
     candidates = lo + np.argsort(profile[lo:hi], kind="stable")[:3]
+    # Two touching 0s meet where the ink is thickest, not thinnest: add the columns where the mark's
+    # outline dips deepest from the top and rises highest from the bottom (the notches between two
+    # digits). Dev-half cheque amounts read exactly: 40.2% -> 42.2%.
+    candidates = np.unique(np.concatenate([candidates, lo + _notches(region.mask[:, lo:hi])]))
     # A mark this wide is cut at its best place however surely it reads as one digit.
     best, best_score = None, -1.0 if surely_several else float(probabilities.max())
     for cut in candidates:
@@ -248,3 +252,13 @@ def _split_touching_by_reading(model, ink, region, frame, probabilities, *, line
     for half, half_frame, half_p in zip(*best):
         out.extend(_split_touching_by_reading(model, ink, half, half_frame, half_p, line_height=line_height, depth=depth + 1))
     return out
+
+
+def _notches(mask: np.ndarray) -> np.ndarray:
+    """Columns of a mark's deepest notch from the top and from the bottom, shape (2,)."""
+    height = mask.shape[0]
+    inked = mask.any(axis=0)
+    top = np.where(inked, mask.argmax(axis=0), height).astype(float)
+    bottom = np.where(inked, height - mask[::-1].argmax(axis=0), 0).astype(float)
+    top, bottom = ndimage.uniform_filter1d(top, 3), ndimage.uniform_filter1d(bottom, 3)
+    return np.array([int(np.argmax(top)), int(np.argmin(bottom))])
