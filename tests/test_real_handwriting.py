@@ -216,6 +216,19 @@ def test_punctuation_after_an_amount_is_not_read_as_a_digit(starter_model, held_
     assert read_digits(starter_model, canvas).text == "37"
 
 
+def test_a_full_stop_under_a_digit_is_not_part_of_it(starter_model, held_out_pen):
+    # "37." written fast: the full stop lands under the 7's foot, inside its columns.
+    canvas = np.full((170, 300), 255, np.uint8)
+    for slot, index in enumerate([np.flatnonzero(held_out_pen.labels == 3)[0], np.flatnonzero(held_out_pen.labels == 7)[0]]):
+        digit = 255 - draw_strokes(held_out_pen.strokes(index), height=100, brush=9, canvas=(120, 140))[..., 3]
+        canvas[10:150, 20 + 130 * slot : 140 + 130 * slot] = np.minimum(canvas[10:150, 20 + 130 * slot : 140 + 130 * slot], digit)
+    ink_columns = np.flatnonzero((canvas[:, 150:] < 128).any(axis=0)) + 150
+    canvas[152:162, ink_columns[-1] - 12 : ink_columns[-1] - 2] = 0  # the full stop
+    reading = read_digits(starter_model, canvas)
+    assert reading.text == "37"
+    assert reading.digits[-1].box[3] <= 151
+
+
 # --- the data's own contract ----------------------------------------------------------------------
 
 
