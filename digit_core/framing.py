@@ -62,6 +62,12 @@ _MIN_CONTRAST = 0.12
 #: taken for paper (dev-half cheque digit crops: 88.9% -> 90.0%, 0s 88.8% -> 92.8%). MNIST's white
 #: digits on black, and light ink on dark paper, have their paper at the very median.
 _PAPER_BIAS = 0.5
+#: A crop of one digit: a mark at its left or right side, within this fraction of the width and with
+#: less than this fraction of the largest mark's ink, is a neighbour's edge and is dropped. Dev-half
+#: cheque digit crops: 90.0% -> 91.5% (5s 85% -> 90%, 7s 80% -> 86%); 91.2% at a 30% strip, 91.6%
+#: for any mark smaller than the largest.
+_NEIGHBOUR_STRIP = 0.35
+_NEIGHBOUR_INK = 0.5
 #: Otsu's ink and paper classes this many grain deviations apart are told apart by Otsu alone.
 _CLEAR_SEPARATION = 6.0
 #: A printed rule caught by a crop: rows inked across at least this fraction of the width, in a band
@@ -183,6 +189,8 @@ def extract_ink(
     threshold = max(otsu, floor, 0.5 * _MIN_CONTRAST)
     mask = ink > threshold
     mask = _remove_specks(_remove_ruled_rows(mask) if crop_of_one else mask)
+    if crop_of_one:
+        mask = _remove_neighbours_at_sides(mask)
     if not mask.any():
         raise NoDigitFoundError("no digit found: only specks of noise remain after thresholding.")
     rows, cols = np.nonzero(mask)
@@ -231,6 +239,23 @@ def _remove_ruled_rows(mask: np.ndarray) -> np.ndarray:
             out[start:row] = False
         start = None
     return out if out.any() else mask
+
+
+def _remove_neighbours_at_sides(mask: np.ndarray) -> np.ndarray:
+    # A digit cut from a number often brings the edge of its neighbour: a mark touching the left or
+    # right side, lying wholly in the outer 35% of the width, with under half the digit's ink.
+    labels, count = ndimage.label(mask, structure=np.ones((3, 3), dtype=bool))
+    if count <= 1:
+        return mask
+    areas = np.bincount(labels.ravel())[1:]
+    width = mask.shape[1]
+    keep = np.ones(count + 1, dtype=bool)
+    keep[0] = False  # the paper
+    for index, (_, cols) in enumerate(ndimage.find_objects(labels), start=1):
+        at_left = cols.start == 0 and cols.stop <= _NEIGHBOUR_STRIP * width
+        at_right = cols.stop == width and cols.start >= (1 - _NEIGHBOUR_STRIP) * width
+        keep[index] = not ((at_left or at_right) and areas[index - 1] < _NEIGHBOUR_INK * areas.max())
+    return keep[labels]
 
 
 def _sample(image: np.ndarray, limit: int = 250_000) -> np.ndarray:

@@ -112,6 +112,21 @@ def test_tight_cheque_crops_of_zeros_mostly_covered_by_their_ring_are_read_as_da
     assert sum(read_digits(starter_model, crop, single=True).text == "0" for crop in inky) >= 0.75 * len(inky)
 
 
+def test_a_crop_that_brings_the_edge_of_its_neighbour_frames_the_digit_alone(held_out_pen):
+    # Digit boxes cut from a number overlap: the crop of a digit often holds the first or last few
+    # pixels of the next one at its side.
+    for first in range(0, 200, 20):
+        page = 255 - draw_pen_number(held_out_pen, [first, first + 1], height=60, brush=4, gaps=[0.15], canvas=(200, 100))[..., 3]
+        columns = np.flatnonzero((page < 128).any(axis=0))
+        gap = np.flatnonzero(np.diff(columns) > 1)  # the first digit's last inked column, before the space
+        if len(gap) == 0:
+            continue
+        end, start_of_next = columns[gap[0]] + 1, columns[gap[0] + 1]
+        alone = page[:, : end + 1]
+        with_neighbour = page[:, : start_of_next + max(3, (end - columns[0]) // 5)]
+        assert _correlation(to_mnist_frame(with_neighbour), to_mnist_frame(alone)) > 0.95
+
+
 def test_a_textured_security_background_gives_nearly_the_clean_frame(held_out_pen):
     y, x = np.mgrid[0:200, 0:200]
     # Wavy guilloche lines in mid grey, as printed behind a cheque's amount box.
