@@ -151,12 +151,12 @@ def read_digits(model, image, *, single: bool = False, working_side: int = PAGE_
     regions = find_digits(mask)
     if not regions:
         raise NoDigitFoundError("no digit found: only lines, borders or specks were left after clean-up.")
-    frames = [_frame_region(ink, region) for region in regions]
+    frames = [_frame_region(grey, ink, region) for region in regions]
     probabilities = predict_proba(model, np.stack(frames))
     line_height = float(np.median([r.height for r in regions]))
     read: list[tuple[DigitRegion, np.ndarray, np.ndarray]] = []
     for region, frame, p in zip(regions, frames, probabilities):
-        read.extend(_split_touching_by_reading(model, ink, region, frame, p, line_height=line_height))
+        read.extend(_split_touching_by_reading(model, grey, ink, region, frame, p, line_height=line_height))
     if len(read) == 1:
         # One digit: framed from the whole image, as a single digit is framed best (the drawing path
         # and an upload of one digit agree with reading it with single=True).
@@ -195,15 +195,30 @@ _SURE_OF_ONE = 0.9
 #: dev half of the cheques: digit boxes found 77.9% -> 83.1%, amounts with the right digit count
 #: 57.8% -> 66.3% (at 1.8: 80.7%, 62.5%; at 1.35, too many digits grow from 30 to 58 of 400).
 _SURELY_TOUCHING_WIDTH = 1.5
+#: A digit of a number is framed from its crop with this margin (a fraction of its longer side).
+_CROP_MARGIN = 0.2
 #: Cuts are tried at the thinnest columns in the middle part of the mark, this far from either side.
 _CUT_MARGIN = 0.25
 
 
-def _frame_region(ink: np.ndarray, region: DigitRegion) -> np.ndarray:
+def _frame_region(grey: np.ndarray, ink: np.ndarray, region: DigitRegion) -> np.ndarray:
+    # The digit cut from the page with a margin, as a crop of one digit is framed, with every pixel
+    # but its strokes and their edge (2 px around them) turned to paper: its neighbours' strokes go,
+    # and its faint strokes are thresholded against the paper around it, not the whole page's.
+    # Dev-half cheque amounts read exactly: 42.8% -> 45.0% (numbers of MNIST digits: 93.3% -> 95.3%).
     left, top, right, bottom = region.box
-    # Keep the anti-aliased edge of this digit's strokes (2 px around them), not its neighbours'.
     near = ndimage.binary_dilation(np.pad(region.mask, 2), iterations=2)[2:-2, 2:-2]
-    return frame_from_ink(ink[top:bottom, left:right] * near, region.mask)
+    margin = int(_CROP_MARGIN * max(region.height, region.width)) + 2
+    crop_top, crop_left = max(0, top - margin), max(0, left - margin)
+    crop = grey[crop_top : bottom + margin, crop_left : right + margin].copy()
+    strokes = np.zeros(crop.shape, dtype=bool)
+    strokes[top - crop_top : bottom - crop_top, left - crop_left : right - crop_left] = near
+    if not strokes.all():
+        crop[~strokes] = np.median(crop[~strokes])
+    try:
+        return to_mnist_frame(crop)
+    except NoDigitFoundError:
+        return frame_from_ink(ink[top:bottom, left:right] * near, region.mask)
 
 
 def _page_box(box: tuple[int, int, int, int], scale: float, width: int, height: int) -> tuple[int, int, int, int]:
@@ -216,7 +231,7 @@ def _page_box(box: tuple[int, int, int, int], scale: float, width: int, height: 
     )
 
 
-def _split_touching_by_reading(model, ink, region, frame, probabilities, *, line_height: float, depth: int = 0):
+def _split_touching_by_reading(model, grey, ink, region, frame, probabilities, *, line_height: float, depth: int = 0):
     # Touching digits that segmentation left as one wide mark: try a cut at each of the thinnest
     # columns of its middle part, read both halves, and keep the cut whose two readings are together
     # more likely than the mark read as one digit. Halves may split again (three touching zeros).
@@ -241,7 +256,7 @@ def _split_touching_by_reading(model, ink, region, frame, probabilities, *, line
         halves = [region.columns(0, int(cut)), region.columns(int(cut), region.width)]
         if any(h is None for h in halves):
             continue
-        half_frames = [_frame_region(ink, h) for h in halves]
+        half_frames = [_frame_region(grey, ink, h) for h in halves]
         half_probabilities = predict_proba(model, np.stack(half_frames))
         score = float(half_probabilities.max(axis=1).prod())
         if score > best_score:
@@ -250,7 +265,7 @@ def _split_touching_by_reading(model, ink, region, frame, probabilities, *, line
         return whole
     out = []
     for half, half_frame, half_p in zip(*best):
-        out.extend(_split_touching_by_reading(model, ink, half, half_frame, half_p, line_height=line_height, depth=depth + 1))
+        out.extend(_split_touching_by_reading(model, grey, ink, half, half_frame, half_p, line_height=line_height, depth=depth + 1))
     return out
 
 

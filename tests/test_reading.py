@@ -51,7 +51,7 @@ def test_numbers_of_two_to_six_digits_are_read_exactly(starter_model, mnist_test
             digits_right += sum(a == b for a, b in zip(text, truth))
         digits_total += len(truth)
     print(f"exact numbers {exact / n_strips:.1%}, digits {digits_right / digits_total:.2%}")
-    assert exact / n_strips >= 0.92
+    assert exact / n_strips >= 0.94  # framed from the page's ink instead of each digit's own crop: 93.3%
 
 
 def test_boxes_are_in_the_original_image_coordinates(starter_model, mnist_test, rng):
