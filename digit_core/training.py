@@ -78,8 +78,8 @@ def train_model(
         are augmented like MNIST.
     drawn : ExtraSamples, optional
         Frames of digits already drawn as canvas strokes in several brushes (real pen digits, see
-        :func:`digit_core.real_data.frame_pen_digits`): they join the training rows as they are. Not
-        redrawn again: on top of MNIST's own pen-redrawn copies, their augmented copies outweighed
+        :func:`digit_core.real_data.frame_pen_digits`): they join the training rows with the copies
+        ``profile.drawn_augmentation`` asks for (rotated and elastic, not redrawn). Not redrawn again: on top of MNIST's own pen-redrawn copies, their augmented copies outweighed
         MNIST (99.36% on its test set against 99.45%).
     random_state : int
     n_jobs : int, optional
@@ -118,8 +118,11 @@ def train_model(
             fit_frames, fit_labels, profile.augmentation, random_state=random_state, n_jobs=n_jobs
         )
         if drawn is not None and len(drawn.labels):
-            fit_frames = np.concatenate([fit_frames, drawn.images.astype(np.float32)])
-            fit_labels = np.concatenate([fit_labels, drawn.labels.astype(fit_labels.dtype)])
+            drawn_frames, drawn_labels = augment(
+                drawn.images, drawn.labels, profile.drawn_augmentation, random_state=random_state + 1, n_jobs=n_jobs
+            )
+            fit_frames = np.concatenate([fit_frames, drawn_frames])
+            fit_labels = np.concatenate([fit_labels, drawn_labels.astype(fit_labels.dtype)])
     with stage("fit"):
         pipeline = make_pipeline(profile, accelerated=True)
         pipeline.fit(fit_frames.reshape(len(fit_frames), -1), fit_labels)
