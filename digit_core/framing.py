@@ -127,9 +127,9 @@ def extract_ink(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Separate ink from paper.
 
-    Decides polarity (the paper is the majority tone), removes uneven paper tone and shadows with a
-    morphological opening larger than any stroke, thresholds with Otsu (never below the noise floor),
-    drops specks, and scales the ink so that a full stroke is 1.
+    Decides polarity (the paper is the median tone, light paper favoured), removes uneven paper tone
+    and shadows with a morphological opening larger than any stroke, thresholds with Otsu (never
+    below the noise floor), drops specks, and scales the ink so that a full stroke is 1.
 
     Parameters
     ----------
@@ -139,7 +139,8 @@ def extract_ink(
         ink. Default: a third of the shorter side, at least 15 px.
     crop_of_one : bool, default=False
         The image holds one digit: a printed rule that crosses it near its top or bottom edge (a
-        cheque's baseline) is removed too. Pages leave rules to :mod:`digit_core.scan`.
+        cheque's baseline) is removed too, and so is a neighbour's edge at its left or right side.
+        Pages leave both to :mod:`digit_core.scan`.
 
     Returns
     -------
