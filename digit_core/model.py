@@ -40,6 +40,9 @@ class Profile:
     svc_options: dict = field(default_factory=dict)
 
 
+#: The copies both profiles make of the drawn pen digits (reasons below, with the recipes').
+_DRAWN_AUGMENTATION = AugmentationPlan(rotations=(-8.0, 8.0), elastic=1)
+
 #: The two recipes. Reasons for each value:
 #:
 #: - Deskew first: MNIST's largest nuisance is slant; moments straighten it (LeCun et al. 1998).
@@ -78,8 +81,6 @@ class Profile:
 #:   eroding MNIST's thinnest strokes breaks them.
 #: - calibration_size: images held out of the SVC's training set to fit the temperature; 3,000
 #:   hold about 25 errors, enough for one parameter, and cost ~0.02 points of accuracy.
-_DRAWN_AUGMENTATION = AugmentationPlan(rotations=(-8.0, 8.0), elastic=1)
-
 PROFILES: dict[str, Profile] = {
     "compact": Profile(
         name="compact",

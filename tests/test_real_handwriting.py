@@ -220,12 +220,20 @@ def test_touching_zeros_are_cut_where_they_meet(starter_model, held_out_pen):
     assert read.count("00") >= 9, read  # cut at the thinnest columns only: 4 of 20
 
 
+def _thirty_seven(pen, shape):
+    # The first held-out 3 and 7, 100 px tall with a 9 px pen, side by side on white paper of ``shape``.
+    canvas = np.full(shape, 255, np.uint8)
+    for slot, digit in enumerate((3, 7)):
+        index = np.flatnonzero(pen.labels == digit)[0]
+        drawn = 255 - draw_strokes(pen.strokes(index), height=100, brush=9, canvas=(120, 140))[..., 3]
+        place = (slice(10, 150), slice(20 + 130 * slot, 140 + 130 * slot))
+        canvas[place] = np.minimum(canvas[place], drawn)
+    return canvas
+
+
 def test_punctuation_after_an_amount_is_not_read_as_a_digit(starter_model, held_out_pen):
     # "37.-": two pen digits, a full stop at the baseline and a dash after them.
-    canvas = np.full((160, 520), 255, np.uint8)
-    for slot, index in enumerate(np.flatnonzero(held_out_pen.labels == 3)[:1].tolist() + np.flatnonzero(held_out_pen.labels == 7)[:1].tolist()):
-        digit = 255 - draw_strokes(held_out_pen.strokes(index), height=100, brush=9, canvas=(120, 140))[..., 3]
-        canvas[10:150, 20 + 130 * slot : 140 + 130 * slot] = np.minimum(canvas[10:150, 20 + 130 * slot : 140 + 130 * slot], digit)
+    canvas = _thirty_seven(held_out_pen, (160, 520))
     canvas[118:128, 290:300] = 0  # the full stop
     canvas[80:88, 330:380] = 0  # the dash
     assert read_digits(starter_model, canvas).text == "37"
@@ -233,10 +241,7 @@ def test_punctuation_after_an_amount_is_not_read_as_a_digit(starter_model, held_
 
 def test_a_full_stop_under_a_digit_is_not_part_of_it(starter_model, held_out_pen):
     # "37." written fast: the full stop lands under the 7's foot, inside its columns.
-    canvas = np.full((170, 300), 255, np.uint8)
-    for slot, index in enumerate([np.flatnonzero(held_out_pen.labels == 3)[0], np.flatnonzero(held_out_pen.labels == 7)[0]]):
-        digit = 255 - draw_strokes(held_out_pen.strokes(index), height=100, brush=9, canvas=(120, 140))[..., 3]
-        canvas[10:150, 20 + 130 * slot : 140 + 130 * slot] = np.minimum(canvas[10:150, 20 + 130 * slot : 140 + 130 * slot], digit)
+    canvas = _thirty_seven(held_out_pen, (170, 300))
     ink_columns = np.flatnonzero((canvas[:, 150:] < 128).any(axis=0)) + 150
     canvas[152:162, ink_columns[-1] - 12 : ink_columns[-1] - 2] = 0  # the full stop
     reading = read_digits(starter_model, canvas)
