@@ -188,7 +188,7 @@ def _whole(model, grey: np.ndarray, box: tuple[int, int, int, int], *, judged: b
 
 #: A mark at least this many times as wide as the line's digits are tall may be touching digits...
 _TOUCHING_WIDTH = 1.2
-#: ...and is tried as two unless it is read as one digit at least this surely...
+#: ...and is tried as two unless it is one digit at least this surely (see _sureness)...
 _SURE_OF_ONE = 0.9
 #: ...or it is at least this wide, which single digits hardly ever are (cheque digits' 95th percentile
 #: of width / height is 1.4): then it is cut at its best place whatever the whole reads as. On the
@@ -233,13 +233,18 @@ def _page_box(box: tuple[int, int, int, int], scale: float, width: int, height: 
 
 def _split_touching_by_reading(model, grey, ink, region, frame, probabilities, *, line_height: float, depth: int = 0):
     # Touching digits that segmentation left as one wide mark: try a cut at each of the thinnest
-    # columns of its middle part, read both halves, and keep the cut whose two readings are together
-    # more likely than the mark read as one digit. Halves may split again (three touching zeros).
+    # columns of its middle part, read both halves, and keep the cut whose halves are together more
+    # surely digits than the mark is one (_sureness: the classifier's top probability alone read
+    # "0" from a half ring as surely as from a ring, so cuts through a 0 won as often as cuts
+    # between two 0s; weighed by the rejector's digit likeness, dev-half cheque amounts read
+    # exactly 45.2% -> 50.9%, digit boxes found 87.8% -> 90.6%). Halves may split again (000).
     whole = [(region, frame, probabilities)]
     height = max(region.height, line_height)
+    if depth >= 3 or region.width < _TOUCHING_WIDTH * height:
+        return whole
     surely_several = region.width >= _SURELY_TOUCHING_WIDTH * height
-    sure = float(probabilities.max()) >= _SURE_OF_ONE and not surely_several
-    if depth >= 3 or region.width < _TOUCHING_WIDTH * height or sure:
+    whole_sureness = float(_sureness(model, frame[None], probabilities[None])[0])
+    if whole_sureness >= _SURE_OF_ONE and not surely_several:
         return whole
     profile = ndimage.uniform_filter1d(region.mask.sum(axis=0).astype(float), size=3)
     lo, hi = int(_CUT_MARGIN * region.width), int((1 - _CUT_MARGIN) * region.width)
@@ -251,14 +256,14 @@ def _split_touching_by_reading(model, grey, ink, region, frame, probabilities, *
     # digits). Dev-half cheque amounts read exactly: 40.2% -> 42.2%.
     candidates = np.unique(np.concatenate([candidates, lo + _notches(region.mask[:, lo:hi])]))
     # A mark this wide is cut at its best place however surely it reads as one digit.
-    best, best_score = None, -1.0 if surely_several else float(probabilities.max())
+    best, best_score = None, -1.0 if surely_several else whole_sureness
     for cut in candidates:
         halves = [region.columns(0, int(cut)), region.columns(int(cut), region.width)]
         if any(h is None for h in halves):
             continue
         half_frames = [_frame_region(grey, ink, h) for h in halves]
         half_probabilities = predict_proba(model, np.stack(half_frames))
-        score = float(half_probabilities.max(axis=1).prod())
+        score = float(_sureness(model, np.stack(half_frames), half_probabilities).prod())
         if score > best_score:
             best, best_score = (halves, half_frames, half_probabilities), score
     if best is None:
@@ -267,6 +272,19 @@ def _split_touching_by_reading(model, grey, ink, region, frame, probabilities, *
     for half, half_frame, half_p in zip(*best):
         out.extend(_split_touching_by_reading(model, grey, ink, half, half_frame, half_p, line_height=line_height, depth=depth + 1))
     return out
+
+
+def _sureness(model, frames: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
+    """How surely each frame is one digit, in [0, 1], shape (n,): its top probability times the
+    logistic of its digit likeness (the top probability alone when the model has no rejector).
+
+    The classifier names a digit surely whatever it is shown (98% of cheque crops above 0.99,
+    and as surely the half rings a bad cut leaves of two touching 0s); the rejector tells a digit
+    from a part of one.
+    """
+    top = probabilities.max(axis=1)
+    likeness = digit_likeness(model, frames)
+    return top if likeness is None else top / (1.0 + np.exp(-likeness))
 
 
 def _notches(mask: np.ndarray) -> np.ndarray:
