@@ -204,8 +204,8 @@ def test_cheque_amounts_of_held_out_documents_are_read(starter_model, held_out_c
     sample = LabelledSet(held_out_cheques.folder, held_out_cheques.items[:120])
     evaluation = evaluate_set(starter_model, sample, name="cheque_amounts")
     print(evaluation.report())
-    assert evaluation.segmentation >= 0.85
-    assert evaluation.accuracy >= 0.42
+    assert evaluation.segmentation >= 0.90  # 93.98% on these 120 (2026-11-26)
+    assert evaluation.accuracy >= 0.50  # 56.67%
     assert evaluation.accuracy > evaluation.baseline_accuracy
 
 
@@ -217,18 +217,34 @@ def test_touching_zeros_are_cut_where_they_meet(starter_model, held_out_pen):
     for first, second in zip(zeros[0::2], zeros[1::2]):
         page = 255 - draw_pen_number(held_out_pen, [first, second], height=40, brush=3, gaps=[-0.04], canvas=(160, 60))[..., 3]
         read.append(read_digits(starter_model, page).text)
-    assert read.count("00") >= 9, read  # cut at the thinnest columns only: 4 of 20
+    # Cut at the thinnest columns only: 4 of 20; at the notches too, 9; cut where both halves are
+    # most surely digits (a half ring is not one) and tried however narrow the pair: 17.
+    assert read.count("00") >= 15, read
 
 
-def _thirty_seven(pen, shape):
-    # The first held-out 3 and 7, 100 px tall with a 9 px pen, side by side on white paper of ``shape``.
+def test_overlapping_zeros_are_read_as_two(starter_model, held_out_pen):
+    # The second ring drawn over the first's right side: no column is free of either ring.
+    zeros = np.flatnonzero(held_out_pen.labels == 0)[:40]
+    read = []
+    for first, second in zip(zeros[0::2], zeros[1::2]):
+        page = 255 - draw_pen_number(held_out_pen, [first, second], height=40, brush=3, gaps=[-0.15], canvas=(160, 60))[..., 3]
+        read.append(read_digits(starter_model, page).text)
+    assert read.count("00") >= 12, read  # 14 of 20
+
+
+def _two_digits(pen, shape, first, second):
+    # Two held-out pen digits (indices), 100 px tall with a 9 px pen, side by side on white paper.
     canvas = np.full(shape, 255, np.uint8)
-    for slot, digit in enumerate((3, 7)):
-        index = np.flatnonzero(pen.labels == digit)[0]
+    for slot, index in enumerate((first, second)):
         drawn = 255 - draw_strokes(pen.strokes(index), height=100, brush=9, canvas=(120, 140))[..., 3]
         place = (slice(10, 150), slice(20 + 130 * slot, 140 + 130 * slot))
         canvas[place] = np.minimum(canvas[place], drawn)
     return canvas
+
+
+def _thirty_seven(pen, shape):
+    # The first held-out 3 and 7 side by side on white paper of ``shape``.
+    return _two_digits(pen, shape, np.flatnonzero(pen.labels == 3)[0], np.flatnonzero(pen.labels == 7)[0])
 
 
 def test_punctuation_after_an_amount_is_not_read_as_a_digit(starter_model, held_out_pen):
@@ -247,6 +263,43 @@ def test_a_full_stop_under_a_digit_is_not_part_of_it(starter_model, held_out_pen
     reading = read_digits(starter_model, canvas)
     assert reading.text == "37"
     assert reading.digits[-1].box[3] <= 151
+
+
+def test_an_underline_under_a_digit_is_not_part_of_it(starter_model, held_out_pen):
+    # "37" on a form whose guide line is left only under the 7, a few pixels below its foot.
+    canvas = _thirty_seven(held_out_pen, (180, 300))
+    ink_rows = np.flatnonzero((canvas[:, 150:] < 128).any(axis=1))
+    canvas[ink_rows[-1] + 6 : ink_rows[-1] + 12, 140:290] = 0  # the leftover of the line
+    reading = read_digits(starter_model, canvas)
+    assert reading.text == "37"
+    assert reading.digits[-1].box[3] <= ink_rows[-1] + 1
+
+
+def test_a_line_stub_over_a_digit_is_not_part_of_it(starter_model, held_out_pen):
+    # Over a digit and reaching past both its sides, a flat mark is what is left of the line above
+    # the field.
+    canvas = _thirty_seven(held_out_pen, (170, 300))
+    ink_columns = np.flatnonzero((canvas[:, 150:] < 128).any(axis=0)) + 150
+    top = np.flatnonzero((canvas[:, 150:] < 128).any(axis=1))[0]
+    canvas[top - 9 : top - 3, ink_columns[0] - 5 : ink_columns[-1] + 5] = 0  # the line's leftover
+    reading = read_digits(starter_model, canvas)
+    assert reading.text == "37"
+    assert reading.digits[-1].box[1] >= top - 1
+
+
+def test_a_5s_bar_lifted_off_its_body_stays_a_part_of_it(starter_model, held_out_pen):
+    # "35" with the 5's bar and the top of its stem apart from its bowl: a flat mark over a digit
+    # that stops short of one of its sides is a stroke of the digit. (Taken for a line's leftover
+    # when as wide as 0.8 of the digit: 22 of these 30 read "35".)
+    three = np.flatnonzero(held_out_pen.labels == 3)[0]
+    read = []
+    for five in np.flatnonzero(held_out_pen.labels == 5)[:30]:
+        canvas = _two_digits(held_out_pen, (170, 300), three, five)
+        rows = np.flatnonzero((canvas[:, 150:] < 128).any(axis=1))
+        lift = rows[0] + int(0.2 * (rows[-1] - rows[0]))
+        canvas[lift : lift + 6, 150:] = 255
+        read.append(read_digits(starter_model, canvas).text)
+    assert read.count("35") >= 28, read
 
 
 # --- the data's own contract ----------------------------------------------------------------------
