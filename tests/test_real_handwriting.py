@@ -209,14 +209,21 @@ def test_cheque_amounts_of_held_out_documents_are_read(starter_model, held_out_c
     assert evaluation.accuracy > evaluation.baseline_accuracy
 
 
+def _pairs_of_zeros(model, pen, gap):
+    # The texts read from 20 pairs of held-out pen 0s, 40 px tall, the second ``gap`` digit heights
+    # after the first (negative: drawn into it).
+    zeros = np.flatnonzero(pen.labels == 0)[:40]
+    read = []
+    for first, second in zip(zeros[0::2], zeros[1::2]):
+        page = 255 - draw_pen_number(pen, [first, second], height=40, brush=3, gaps=[gap], canvas=(160, 60))[..., 3]
+        read.append(read_digits(model, page).text)
+    return read
+
+
 def test_touching_zeros_are_cut_where_they_meet(starter_model, held_out_pen):
     # "00" written fast: the second ring runs into the first. A cut at the thinnest column goes
     # through a ring (two strokes thin), not through the join (where both rings' sides meet).
-    zeros = np.flatnonzero(held_out_pen.labels == 0)[:40]
-    read = []
-    for first, second in zip(zeros[0::2], zeros[1::2]):
-        page = 255 - draw_pen_number(held_out_pen, [first, second], height=40, brush=3, gaps=[-0.04], canvas=(160, 60))[..., 3]
-        read.append(read_digits(starter_model, page).text)
+    read = _pairs_of_zeros(starter_model, held_out_pen, -0.04)
     # Cut at the thinnest columns only: 4 of 20; at the notches too, 9; cut where both halves are
     # most surely digits (a half ring is not one) and tried however narrow the pair: 17.
     assert read.count("00") >= 15, read
@@ -224,11 +231,7 @@ def test_touching_zeros_are_cut_where_they_meet(starter_model, held_out_pen):
 
 def test_overlapping_zeros_are_read_as_two(starter_model, held_out_pen):
     # The second ring drawn over the first's right side: no column is free of either ring.
-    zeros = np.flatnonzero(held_out_pen.labels == 0)[:40]
-    read = []
-    for first, second in zip(zeros[0::2], zeros[1::2]):
-        page = 255 - draw_pen_number(held_out_pen, [first, second], height=40, brush=3, gaps=[-0.15], canvas=(160, 60))[..., 3]
-        read.append(read_digits(starter_model, page).text)
+    read = _pairs_of_zeros(starter_model, held_out_pen, -0.15)
     assert read.count("00") >= 12, read  # 14 of 20
 
 
