@@ -256,7 +256,7 @@ def _split_touching_by_reading(model, grey, ink, region, frame, probabilities, *
     if depth >= 3 or region.width < touching_width * height:
         return whole
     surely_several = region.width >= _SURELY_TOUCHING_WIDTH * height
-    whole_sureness = float(_sureness(model, frame[None], probabilities[None])[0])
+    whole_sureness = float(_sureness(probabilities[None], digit_likeness(model, frame[None]))[0])
     if whole_sureness >= _SURE_OF_ONE and not surely_several:
         return whole
     profile = ndimage.uniform_filter1d(region.mask.sum(axis=0).astype(float), size=3)
@@ -274,11 +274,12 @@ def _split_touching_by_reading(model, grey, ink, region, frame, probabilities, *
         halves = [region.columns(0, int(cut)), region.columns(int(cut), region.width)]
         if any(h is None for h in halves):
             continue
-        half_frames = [_frame_region(grey, ink, h) for h in halves]
-        half_probabilities = predict_proba(model, np.stack(half_frames))
-        if drawn and _unlike_a_digit(model, np.stack(half_frames), _DRAWN_HALF_LIKENESS):
+        half_frames = np.stack([_frame_region(grey, ink, h) for h in halves])
+        likeness = digit_likeness(model, half_frames)
+        if drawn and likeness is not None and (likeness < _DRAWN_HALF_LIKENESS).any():
             continue
-        score = float(_sureness(model, np.stack(half_frames), half_probabilities).prod())
+        half_probabilities = predict_proba(model, half_frames)
+        score = float(_sureness(half_probabilities, likeness).prod())
         if score > best_score:
             best, best_score = (halves, half_frames, half_probabilities), score
     if best is None:
@@ -289,23 +290,17 @@ def _split_touching_by_reading(model, grey, ink, region, frame, probabilities, *
     return out
 
 
-def _sureness(model, frames: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
-    """How surely each frame is one digit, in [0, 1], shape (n,): its top probability times the
-    logistic of its digit likeness (the top probability alone when the model has no rejector).
+def _sureness(probabilities: np.ndarray, likeness: np.ndarray | None) -> np.ndarray:
+    """How surely each frame is one digit, in [0, 1], shape (n,): its top probability (from
+    ``probabilities``, shape (n, 10)) times the logistic of its digit likeness (shape (n,), from
+    :func:`digit_core.rejection.digit_likeness`; the top probability alone when None).
 
     The classifier names a digit surely whatever it is shown (98% of cheque crops above 0.99,
     and as surely the half rings a bad cut leaves of two touching 0s); the rejector tells a digit
     from a part of one.
     """
     top = probabilities.max(axis=1)
-    likeness = digit_likeness(model, frames)
     return top if likeness is None else top / (1.0 + np.exp(-likeness))
-
-
-def _unlike_a_digit(model, frames: np.ndarray, margin: float) -> bool:
-    """Whether any of the frames has a digit likeness under ``margin`` (never, without a rejector)."""
-    likeness = digit_likeness(model, frames)
-    return likeness is not None and bool((likeness < margin).any())
 
 
 def _notches(mask: np.ndarray) -> np.ndarray:
