@@ -16,6 +16,7 @@ from PIL import Image
 
 from digit_core.flagging import read_flags
 from tests.drawing import draw_on_canvas, encode, number_strip
+from web import handlers
 
 
 @pytest.fixture(scope="module")
@@ -168,10 +169,9 @@ def test_a_drawing_the_sketchpad_sends_ahead_by_id_is_read_by_its_change_event(a
 def test_the_sketchpad_pictures_waiting_for_their_event_stay_within_their_bound():
     """The sketchpad's accept_blobs endpoint is open to anyone: what it keeps is bounded in bytes,
     the oldest dropped first, whatever a stranger sends."""
-    import app as digit_app
     from gradio.components.image_editor import EditorDataBlobs
 
-    drawings = digit_app.DrawingBlobs(max_bytes=100_000)
+    drawings = handlers.DrawingBlobs(max_bytes=100_000)
     for i in range(50):
         drawings[f"id-{i}"] = EditorDataBlobs(background=b"b" * 1_000, layers=[b"l" * 3_000, None], composite=b"c" * 6_000)
     assert drawings.nbytes <= 100_000 and len(drawings) == 10
@@ -202,22 +202,21 @@ def starter():
 def test_handlers_read_a_drawing_and_say_what_to_do_with_nothing(starter, seven, tmp_path):
     import app as digit_app
 
-    context = digit_app.AppContext.create(starter, flag_dir=tmp_path / "flags")
-    top, frame, message, state = digit_app.read_drawing(context, {"composite": np.asarray(seven)})
+    context = handlers.AppContext.create(starter, flag_dir=tmp_path / "flags")
+    top, frame, message, state = handlers.read_drawing(context, {"composite": np.asarray(seven)})
     assert next(iter(top)) == "7" and frame.shape == (224, 224) and "**7**" in message and state["digits"][0]["digit"] == 7
-    assert digit_app.read_drawing(context, None) == (None, None, digit_app.DRAW_FIRST, None)
-    assert digit_app.read_upload(context, None)[4] == digit_app.UPLOAD_FIRST
+    assert handlers.read_drawing(context, None) == (None, None, handlers.DRAW_FIRST, None)
+    assert handlers.read_upload(context, None)[4] == handlers.UPLOAD_FIRST
     with pytest.raises(digit_app.gr.Error, match="no file was sent"):
-        digit_app.read_number(context, None)
+        handlers.read_number(context, None)
 
 
 def test_clearing_resets_the_answer_and_keeps_only_a_saved_flags_thanks(starter, tmp_path):
-    import app as digit_app
 
-    context = digit_app.AppContext.create(starter, flag_dir=tmp_path / "flags")
+    context = handlers.AppContext.create(starter, flag_dir=tmp_path / "flags")
     saved = "Saved, thank you. It will train the next model once reviewed."
-    assert digit_app.clear_drawing(context, saved) == (None, None, digit_app.DRAW_FIRST, saved, None)
-    assert digit_app.clear_drawing(context, "Type the right digit first, then press **Flag as wrong**.")[3] == ""
+    assert handlers.clear_drawing(context, saved) == (None, None, handlers.DRAW_FIRST, saved, None)
+    assert handlers.clear_drawing(context, "Type the right digit first, then press **Flag as wrong**.")[3] == ""
 
 
 def test_a_flag_sent_while_the_drawing_is_still_being_read_flags_that_drawing(starter, seven, tmp_path):
@@ -226,22 +225,21 @@ def test_a_flag_sent_while_the_drawing_is_still_being_read_flags_that_drawing(st
     import copy
     import threading
 
-    import app as digit_app
 
-    context = digit_app.AppContext.create(starter, flag_dir=tmp_path / "flags")
-    page = copy.deepcopy(digit_app.Page())  # as gr.State(Page) makes one for each new page
+    context = handlers.AppContext.create(starter, flag_dir=tmp_path / "flags")
+    page = copy.deepcopy(handlers.Page())  # as gr.State(Page) makes one for each new page
     reading_started, finish_reading = threading.Event(), threading.Event()
 
     def slow_reading(_):
         reading_started.set()
         finish_reading.wait(10)
-        return digit_app.read_drawing(context, {"composite": np.asarray(seven)})
+        return handlers.read_drawing(context, {"composite": np.asarray(seven)})
 
-    reader = threading.Thread(target=digit_app.on_page, args=(page, slow_reading))
+    reader = threading.Thread(target=handlers.on_page, args=(page, slow_reading))
     reader.start()
     assert reading_started.wait(10)
     flagged = []
-    flagger = threading.Thread(target=lambda: flagged.append(digit_app.flag_on_page(context, "wrong", "1", page)))
+    flagger = threading.Thread(target=lambda: flagged.append(handlers.flag_on_page(context, "wrong", "1", page)))
     flagger.start()
     finish_reading.set()
     reader.join(10), flagger.join(10)
@@ -258,9 +256,9 @@ def test_a_flag_folder_that_cannot_be_written_is_named_on_the_page_and_in_each_f
     demo = digit_app.build_app(starter, flag_dir=blocker / "inside")
     markdown = [c.get("props", {}).get("value", "") for c in demo.config["components"] if c.get("type") == "markdown"]
     assert any("Flags cannot be saved right now" in text and "Not a directory" in text for text in markdown)
-    context = digit_app.AppContext.create(starter, flag_dir=blocker / "inside")
-    state = digit_app.read_drawing(context, {"composite": np.asarray(seven)})[3]
-    status = digit_app.flag_reading(context, "wrong", "1", state)[0]
+    context = handlers.AppContext.create(starter, flag_dir=blocker / "inside")
+    state = handlers.read_drawing(context, {"composite": np.asarray(seven)})[3]
+    status = handlers.flag_reading(context, "wrong", "1", state)[0]
     assert status.startswith("Not saved: could not save") and "Not a directory" in status
 
 
@@ -346,13 +344,12 @@ def test_an_mcp_client_lists_the_tools_and_reads_a_number_through_them(app_serve
 
 
 def test_the_answer_names_an_eight_in_correct_english_and_a_number_has_no_top_3(starter, mnist_test, rng, tmp_path):
-    import app as digit_app
 
-    context = digit_app.AppContext.create(starter, flag_dir=tmp_path / "flags")
+    context = handlers.AppContext.create(starter, flag_dir=tmp_path / "flags")
     eight = draw_on_canvas(mnist_test.images[int(np.flatnonzero(mnist_test.labels == 8)[0])], digit_height=260, brush=20)
-    assert "It's an **8**" in digit_app.read_drawing(context, {"composite": np.asarray(eight)})[2]
+    assert "It's an **8**" in handlers.read_drawing(context, {"composite": np.asarray(eight)})[2]
     strip = number_strip([mnist_test.images[i] for i in (1, 2, 3, 4)], rng=rng, height=80)
-    _, number, top, frame, message, _ = digit_app.read_upload(context, _file(tmp_path, "n.png", encode(strip)))
+    _, number, top, frame, message, _ = handlers.read_upload(context, _file(tmp_path, "n.png", encode(strip)))
     assert number == "2104" and top is None and frame is None and "**2104**" in message
 
 
@@ -367,30 +364,29 @@ def _pen_number(held_out_pen, digits: str, rng) -> np.ndarray:
 def test_a_number_drawn_on_the_canvas_is_read_left_to_right_with_its_boxes(starter, held_out_pen, tmp_path):
     import app as digit_app
 
-    context = digit_app.AppContext.create(starter, flag_dir=tmp_path / "flags")
+    context = handlers.AppContext.create(starter, flag_dir=tmp_path / "flags")
     rng = np.random.default_rng(3)
     drawing = _pen_number(held_out_pen, "305", rng)
-    top, picture, message, state = digit_app.read_drawing(context, {"composite": drawing})
+    top, picture, message, state = handlers.read_drawing(context, {"composite": drawing})
     assert top is None  # a number has no top 3
     assert picture.ndim == 3 and picture.shape[1] <= 2 * digit_app.FRAME_DISPLAY_SIZE  # the drawing with its boxes
     assert "**305**" in message and [d["digit"] for d in state["digits"]] == [3, 0, 5]
 
 
 def test_flagging_a_number_saves_each_digit_with_its_label_or_says_the_count_differs(starter, held_out_pen, tmp_path):
-    import app as digit_app
     from digit_core.screening import FlagGate
 
     flag_dir = tmp_path / "flags"
-    context = digit_app.AppContext.create(starter, flag_dir=flag_dir, flag_gate=FlagGate(burst=100, per_minute=100))
+    context = handlers.AppContext.create(starter, flag_dir=flag_dir, flag_gate=FlagGate(burst=100, per_minute=100))
     drawing = _pen_number(held_out_pen, "47", np.random.default_rng(5))
-    state = digit_app.read_drawing(context, {"composite": drawing})[3]
+    state = handlers.read_drawing(context, {"composite": drawing})[3]
     assert len(state["digits"]) == 2
-    status = digit_app.flag_reading(context, "wrong", "471", state)[0]
+    status = handlers.flag_reading(context, "wrong", "471", state)[0]
     assert status.startswith("Not saved: it read 2 digits and you typed 3 digits (471)")
-    status = digit_app.flag_reading(context, "wrong", "4 seven", state)[0]
+    status = handlers.flag_reading(context, "wrong", "4 seven", state)[0]
     assert "'4 seven' is not a digit or a number" in status
     assert read_flags(flag_dir) == []
-    status = digit_app.flag_reading(context, "wrong", "41", state)[0]
+    status = handlers.flag_reading(context, "wrong", "41", state)[0]
     assert status.startswith("Saved its 2 digits")
     stored = sorted(read_flags(flag_dir), key=lambda s: s.metadata["timestamp"])
     assert sorted(s.label for s in stored) == [1, 4]

@@ -33,6 +33,7 @@ from scripts import flags as flags_script
 from scripts import loop, promote, train
 from tests.conftest import ROOT
 from tests.hub_standin import RecordingHfApi
+from web import handlers
 
 MODELS = "someone/digit-svc"
 FLAGS = "someone/digit-flags"
@@ -95,7 +96,7 @@ def test_flags_become_a_promoted_model_that_the_app_swaps_to(tmp_path, offline_h
 
     served = resolve_model(model_path=None, repo_id=MODELS, revision=PROMOTED_TAG)
     assert served.source == "hub" and served.revision == first_commit and served.promoted_at
-    context = digit_app.AppContext.create(served, flag_dir=tmp_path / "app-flags")
+    context = handlers.AppContext.create(served, flag_dir=tmp_path / "app-flags")
     follower = ModelFollower(MODELS, current=served.revision, swap=context.swap, api=api)
     assert follower.check() is None  # nothing newer
 
@@ -125,7 +126,7 @@ def test_flags_become_a_promoted_model_that_the_app_swaps_to(tmp_path, offline_h
     swapped = follower.check()
     assert swapped is not None and context.loaded.revision == better_commit
     expected = read_digits(load_model(STARTER_MODEL_PATH), drawing, single=True).digits[0].top(3)
-    assert digit_app.classify_digit(context, str(next(golden.glob("*.png")))) == expected
+    assert handlers.classify_digit(context, str(next(golden.glob("*.png")))) == expected
     assert "Promoted" in digit_app.about_text(context.loaded)
 
 
@@ -158,7 +159,7 @@ def test_swapping_models_under_20_clients_fails_no_request_and_mixes_no_models(t
     assert answers["small"] != answers["starter"]
     loaded = {name: resolve_model(model_path=None, repo_id=None) for name in answers}
     loaded["small"].model = small_model
-    context = digit_app.AppContext.create(loaded["starter"], flag_dir=tmp_path / "flags")
+    context = handlers.AppContext.create(loaded["starter"], flag_dir=tmp_path / "flags")
     demo = digit_app.build_app(loaded["starter"], context=context)
     demo.queue(default_concurrency_limit=digit_app.CONCURRENCY, max_size=256)
     _, url, _ = demo.launch(server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)

@@ -12,6 +12,7 @@ from digit_core.evaluation import rejection_rate
 from digit_core.reading import read_digits
 from digit_core.rejection import HELD_OUT_FONTS, LETTER_FONTS, hershey_glyphs, letter_drawings, scribble_drawings
 from digit_core.strokes import draw_strokes
+from web import handlers
 
 
 @pytest.mark.parametrize("font", LETTER_FONTS + HELD_OUT_FONTS)
@@ -41,12 +42,11 @@ def test_other_writers_digits_are_hardly_ever_answered_not_a_digit(starter_model
 
 
 def test_a_letter_drawn_in_the_app_is_answered_as_such_and_not_as_a_sure_digit(starter_model, tmp_path):
-    import app as digit_app
     from digit_core.hub import resolve_model
 
-    context = digit_app.AppContext.create(resolve_model(model_path=None, repo_id=None), flag_dir=tmp_path / "flags")
+    context = handlers.AppContext.create(resolve_model(model_path=None, repo_id=None), flag_dir=tmp_path / "flags")
     letter = letter_drawings(letters="K")[0]
-    top, frame, message, state = digit_app.read_drawing(context, {"composite": letter})
+    top, frame, message, state = handlers.read_drawing(context, {"composite": letter})
     assert top is None and message.startswith("That doesn't look like a digit")
     assert frame is not None and state is not None  # if it was a digit after all, it can still be flagged
 
