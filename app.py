@@ -31,11 +31,11 @@ from PIL import Image, ImageDraw
 
 from digit_core import config
 from digit_core.errors import DigitCoreError, InvalidImageError, InvalidLabelError, NoDigitFoundError, NotADigitError
-from digit_core.flagging import FlagStore, validate_label
+from digit_core.flags import FlagStore, validate_label
 from digit_core.hub import PROMOTED_TAG, LoadedModel, ModelFollower, resolve_model
 from digit_core.images import ACCEPTED_FORMATS, open_image, shrink
 from digit_core.reading import ReadDigit, Reading, a_digit, read_digits
-from digit_core.screening import FlagGate, client_key
+from digit_core.flags import FlagGate, client_key
 
 logger = logging.getLogger("digit_app")
 

@@ -14,12 +14,13 @@ Where things happen:
 - ``reading``: the one way to read an image: every digit, its frame, probabilities and box.
 - ``persistence``: safe save/load (skops, trusted types); ``card``: model cards.
 - ``hub``: finding the model to serve (local file, Hugging Face Hub, starter).
-- ``data``: MNIST and folders of labelled drawings; ``flagging``: the store of flagged drawings.
+- ``data``: MNIST and the container of other labelled frames.
+- ``flags``: the flag lifecycle: record, store, gate (limits, screening, review), dataset (what training reads).
 - ``strokes``: pen trajectories drawn as the sketchpad draws; ``real_data``: real handwriting sets and
   their held-out splits.
 """
 
-from .data import ExtraSamples, Split, load_extra_folder, load_mnist
+from .data import ExtraSamples, Split, load_mnist
 from .errors import (
     DatasetError,
     DigitCoreError,
@@ -30,6 +31,7 @@ from .errors import (
     UntrustedModelError,
 )
 from .features import Deskew, GradientDirectionFeatures, HogTransformer
+from .flags import load_extra_folder
 from .framing import deskew, to_mnist_frame
 from .images import open_image, to_grayscale
 from .inference import predict_proba

@@ -17,6 +17,8 @@ __all__ = [
     "DatasetError",
     "FlagStoreError",
     "RateLimitedError",
+    "FlagNotFoundError",
+    "HubAuthError",
 ]
 
 
@@ -58,3 +60,11 @@ class FlagStoreError(DigitCoreError):
 
 class RateLimitedError(DigitCoreError):
     """One client sent more flags than the rate limit allows; the message says when to try again."""
+
+
+class FlagNotFoundError(DigitCoreError, ValueError):
+    """A flag id (or id prefix) given for review matches no stored sample, or more than one."""
+
+
+class HubAuthError(DigitCoreError, PermissionError):
+    """Writing to the Hugging Face Hub needs a token with write access and none is available."""

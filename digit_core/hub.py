@@ -22,7 +22,7 @@ from huggingface_hub import CommitOperationAdd, HfApi, hf_hub_download, snapshot
 
 from . import config
 from .card import read_card_facts
-from .errors import DatasetError, DigitCoreError, ModelLoadError
+from .errors import DatasetError, DigitCoreError, HubAuthError, ModelLoadError
 from .persistence import load_model
 
 __all__ = [
@@ -270,8 +270,8 @@ def publish_model(
     ------
     ModelLoadError
         The model or card file is missing, or the model does not pass the safe loader.
-    PermissionError
-        No Hugging Face token is available.
+    HubAuthError
+        No Hugging Face token is available (a ``PermissionError`` too).
     """
     api = api or HfApi()
     model_path = Path(model_path)
@@ -280,8 +280,8 @@ def publish_model(
         raise ModelLoadError(f"no model card next to {model_path}; pass card_path (scripts/train.py writes README.md).")
     load_model(model_path)  # refuse to publish anything the app would refuse to load
     if not api.token and not _has_token():
-        raise PermissionError(
-            "no Hugging Face token: run `hf auth login` or set HF_TOKEN to a token with write access, then retry."
+        raise HubAuthError(
+            f"no Hugging Face token to publish {model_path} to {repo_id}: run `hf auth login` or set HF_TOKEN to a token with write access, then retry."
         )
     operations = [
         CommitOperationAdd(path_in_repo=config.MODEL_FILENAME, path_or_fileobj=str(model_path)),

@@ -94,7 +94,7 @@ def app_server(tmp_path_factory):
     from digit_core.hub import resolve_model
 
     flag_dir = tmp_path_factory.mktemp("flags")
-    from digit_core.screening import FlagGate
+    from digit_core.flags import FlagGate
 
     # Every test shares this server from one address: a rate limit that never bites here (the
     # limit itself is specified in test_app.py on a server of its own).

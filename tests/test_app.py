@@ -14,7 +14,7 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
-from digit_core.flagging import read_flags
+from digit_core.flags import read_flags
 from tests.drawing import draw_on_canvas, encode, number_strip
 
 
@@ -266,7 +266,9 @@ def test_a_flag_folder_that_cannot_be_written_is_named_on_the_page_and_in_each_f
 
 def test_fifty_flags_from_one_client_store_at_most_the_burst_and_none_trains_before_review(starter, mnist_test, tmp_path, capsys):
     import app as digit_app
-    from scripts import train
+    from tests.script_runner import load_script
+
+    train = load_script("train")
 
     flag_dir = tmp_path / "flags"
     demo = digit_app.build_app(starter, flag_dir=flag_dir)  # the configured limit
@@ -378,7 +380,7 @@ def test_a_number_drawn_on_the_canvas_is_read_left_to_right_with_its_boxes(start
 
 def test_flagging_a_number_saves_each_digit_with_its_label_or_says_the_count_differs(starter, held_out_pen, tmp_path):
     import app as digit_app
-    from digit_core.screening import FlagGate
+    from digit_core.flags import FlagGate
 
     flag_dir = tmp_path / "flags"
     context = digit_app.AppContext.create(starter, flag_dir=flag_dir, flag_gate=FlagGate(burst=100, per_minute=100))

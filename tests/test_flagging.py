@@ -14,15 +14,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digit_core.data import load_extra_folder
 from digit_core.errors import FlagStoreError, InvalidImageError, InvalidLabelError
-from digit_core.flagging import FlagStore, read_flags
+from digit_core.flags import FlagStore, load_extra_folder, read_flags
 from digit_core.framing import to_mnist_frame
 from digit_core.reading import read_digits
-from scripts import flags as flags_script
 from tests.conftest import ROOT
 from tests.drawing import draw_on_canvas
 from tests.hub_standin import RecordingHfApi
+from tests.script_runner import load_script
+
+flags_script = load_script("flags")
 
 
 @pytest.fixture(scope="module")
@@ -161,7 +162,7 @@ def test_a_writer_killed_mid_flag_leaves_no_entry_a_reader_takes(tmp_path):
         f"""
         import sys, numpy as np
         sys.path.insert(0, {str(ROOT)!r})
-        from digit_core.flagging import FlagStore
+        from digit_core.flags import FlagStore
         store = FlagStore({str(tmp_path)!r}, writer="victim")
         image = np.full((300, 300), 255, np.uint8); image[50:250, 140:160] = 0
         print("ready", flush=True)
@@ -239,7 +240,7 @@ def test_review_shows_the_suspicious_first_and_accepts_or_rejects_by_id_or_in_bu
 
 
 def test_train_dry_run_counts_what_review_left_out(tmp_path, drawings, capsys):
-    from scripts import train
+    train = load_script("train")
 
     store = FlagStore(tmp_path / "flags")
     ids = [store.add(image, label=label) for image, label in drawings[:5]]
@@ -265,7 +266,7 @@ def slashed_zero(rng: np.random.Generator) -> Image.Image:
 
 
 def test_flagged_style_is_learned_by_the_next_model(tmp_path, mnist_dir, small_model):
-    from scripts import train
+    train = load_script("train")
 
     rng = np.random.default_rng(4)
     flagged = [slashed_zero(rng) for _ in range(30)]

@@ -15,9 +15,11 @@ import pytest
 
 from digit_core.config import STARTER_MODEL_PATH
 from digit_core.hub import resolve_model
-from scripts import push_to_hub
 from tests.conftest import ROOT
 from tests.hub_standin import RecordingHfApi
+from tests.script_runner import load_script
+
+push_to_hub = load_script("push_to_hub")
 
 REPO = "someone/digit-svc"
 COMMIT = "0123456789abcdef0123456789abcdef01234567"

@@ -20,7 +20,7 @@ from huggingface_hub import constants
 
 from digit_core.config import STARTER_MODEL_PATH
 from digit_core.errors import DatasetError
-from digit_core.flagging import FlagStore
+from digit_core.flags import FlagStore
 from digit_core.framing import to_mnist_frame
 from digit_core.hub import PROMOTED_TAG, ModelFollower, download_dataset, parse_dataset_spec, resolve_model
 from digit_core.persistence import load_model
@@ -29,10 +29,11 @@ from digit_core.reading import read_digits
 from digit_core.real_data import UNIPEN_HELD_OUT_SITES, write_pen_set
 from digit_core.strokes import draw_strokes
 from PIL import Image
-from scripts import flags as flags_script
-from scripts import loop, promote, train
 from tests.conftest import ROOT
 from tests.hub_standin import RecordingHfApi
+from tests.script_runner import load_script
+
+flags_script, loop, promote, train = (load_script(name) for name in ("flags", "loop", "promote", "train"))
 
 MODELS = "someone/digit-svc"
 FLAGS = "someone/digit-flags"

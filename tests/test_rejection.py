@@ -52,7 +52,9 @@ def test_a_letter_drawn_in_the_app_is_answered_as_such_and_not_as_a_sure_digit(s
 
 
 def test_predict_json_says_not_a_digit_for_a_letter_and_reads_a_digit(tmp_path, capsys, held_out_pen):
-    from scripts import predict
+    from tests.script_runner import load_script
+
+    predict = load_script("predict")
 
     letter, digit = tmp_path / "letter.png", tmp_path / "digit.png"
     Image.fromarray(letter_drawings(letters="W")[0], "RGBA").save(letter)

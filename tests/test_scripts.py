@@ -9,9 +9,13 @@ import pytest
 from digit_core.card import read_card_facts
 from digit_core.data import file_md5
 from digit_core.persistence import load_model
-from scripts import benchmark, evaluate, flags, predict, push_to_hub, train
 from tests.conftest import ROOT
 from tests.drawing import draw_on_canvas, encode, number_strip
+from tests.script_runner import load_script
+
+benchmark, evaluate, flags, predict, push_to_hub, train = (
+    load_script(name) for name in ("benchmark", "evaluate", "flags", "predict", "push_to_hub", "train")
+)
 
 
 @pytest.fixture(scope="module")
@@ -123,13 +127,11 @@ def test_every_script_has_help_and_is_in_the_readme(script, capsys):
         script.main(["--help"])
     assert exit_info.value.code == 0
     assert "usage:" in capsys.readouterr().out
-    name = script.__name__.split(".")[-1]
+    name = script.__name__.removeprefix("scripts_")
     assert f"scripts/{name}.py" in (ROOT / "README.md").read_text()
 
 
 def test_benchmark_prints_every_figure_as_json(mnist_dir, capsys):
-    from scripts import benchmark
-
     argv = ["--mnist", str(mnist_dir), "--single", "30", "--batch", "200", "--train", "200", "--app", "--clients", "2", "--requests", "2"]
     assert benchmark.main(argv) == 0
     figures = json.loads(capsys.readouterr().out)
