@@ -5,7 +5,7 @@ Where things happen:
 - ``images``: decoding files safely; any image mode -> one grey channel.
 - ``framing``: grey image -> the MNIST 28x28 frame; deskewing.
 - ``scan``: reading scans and photos: segmentation of several digits (see ``reading``).
-- ``features``: pipeline transformers (deskew, gradient direction features, HOG).
+- ``features``: pipeline transformers (deskew, gradient direction features).
 - ``augment``: training-set augmentation.
 - ``model``: the pipeline factory and its hyperparameters.
 - ``calibration``: temperature scaling and expected calibration error.
@@ -30,7 +30,7 @@ from .errors import (
     NoDigitFoundError,
     UntrustedModelError,
 )
-from .features import Deskew, GradientDirectionFeatures, HogTransformer
+from .features import Deskew, GradientDirectionFeatures
 from .flags import load_extra_folder
 from .framing import deskew, to_mnist_frame
 from .images import open_image, to_grayscale
@@ -48,7 +48,6 @@ __all__ = [
     "DigitCoreError",
     "ExtraSamples",
     "GradientDirectionFeatures",
-    "HogTransformer",
     "InvalidImageError",
     "InvalidLabelError",
     "ModelLoadError",

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
+from skimage.feature import hog as skimage_hog
 
 from digit_core.card import read_card_facts
 from digit_core.data import file_md5
@@ -141,3 +143,23 @@ def test_benchmark_prints_every_figure_as_json(mnist_dir, capsys):
     assert figures["preprocessing_vs_seed"]["rows_after_augmentation"] == 200 * 11
     assert figures["app"]["errors"] == 0 and figures["app"]["cold_start_seconds"] > 0
     assert figures["peak_memory_megabytes"] > 0
+
+
+@pytest.mark.parametrize("dtype, tolerance", [(np.float64, 1e-7), (np.float32, 1e-5)])
+@pytest.mark.parametrize("cells, block", [((8, 8), (2, 2)), ((4, 4), (2, 2)), ((7, 7), (1, 1))])
+def test_benchmark_batch_hog_equals_scikit_image_hog_for_every_image(mnist_test, dtype, tolerance, cells, block):
+    images = mnist_test.images[:40].astype(dtype)
+    ours = benchmark.hog_batch(images, pixels_per_cell=cells, cells_per_block=block)
+    reference = np.stack([skimage_hog(image, pixels_per_cell=cells, cells_per_block=block) for image in images])
+    assert ours.dtype == dtype
+    np.testing.assert_allclose(ours, reference, atol=tolerance)
+
+
+def test_benchmark_hog_energy_moves_to_the_perpendicular_bin_when_the_image_turns_90_degrees():
+    stripes = np.zeros((1, 32, 32))
+    stripes[0, :, ::4] = 1.0  # vertical stripes: horizontal gradients (0 degrees)
+    turned = np.rot90(stripes, axes=(1, 2))
+    options = dict(orientations=4, pixels_per_cell=(8, 8), cells_per_block=(1, 1))
+    energy = benchmark.hog_batch(stripes, **options).reshape(-1, 4).sum(axis=0)
+    energy_turned = benchmark.hog_batch(turned, **options).reshape(-1, 4).sum(axis=0)
+    assert energy.argmax() == 0 and energy_turned.argmax() == 2

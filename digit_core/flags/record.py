@@ -35,6 +35,7 @@ __all__ = [
     "Records",
     "validate_label",
     "new_row",
+    "encode_rows",
     "review_rows",
     "samples_folder",
     "is_sample_image",
@@ -209,6 +210,11 @@ def new_row(
 
 def _encode_frame(frame: np.ndarray) -> list[list[int]]:
     return np.round(np.clip(frame, 0, 1) * 255).astype(int).reshape(FRAME_SIZE, FRAME_SIZE).tolist()
+
+
+def encode_rows(rows: list[dict]) -> bytes:
+    """Rows as the metadata and review files hold them: one JSON object per line, UTF-8."""
+    return "".join(json.dumps(row) + "\n" for row in rows).encode("utf-8")
 
 
 def review_rows(sample_ids, status: str, *, reason: str | None, timestamp: str) -> list[dict]:

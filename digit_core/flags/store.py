@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import errno
 import io
-import json
 import os
 import threading
 import time
@@ -290,7 +289,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
 def _append_lines(path: Path, entries: list[dict]) -> None:
     # One write() of whole lines on an O_APPEND descriptor, then fsync of this file only. A line cut
     # short by a crash is finished with a newline before the next append, so it never swallows one.
-    data = "".join(json.dumps(entry) + "\n" for entry in entries).encode("utf-8")
+    data = record.encode_rows(entries)
     descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         size = os.fstat(descriptor).st_size
