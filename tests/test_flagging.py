@@ -160,8 +160,7 @@ def test_an_empty_drawing_is_refused_and_nothing_written(tmp_path):
 def test_a_writer_killed_mid_flag_leaves_no_entry_a_reader_takes(tmp_path):
     writer = textwrap.dedent(
         f"""
-        import sys, numpy as np
-        sys.path.insert(0, {str(ROOT)!r})
+        import numpy as np
         from digit_core.flags import FlagStore
         store = FlagStore({str(tmp_path)!r}, writer="victim")
         image = np.full((300, 300), 255, np.uint8); image[50:250, 140:160] = 0
@@ -171,7 +170,7 @@ def test_a_writer_killed_mid_flag_leaves_no_entry_a_reader_takes(tmp_path):
         """
     )
     for delay in (0.35, 0.6, 0.9):
-        process = subprocess.Popen([sys.executable, "-c", writer], stdout=subprocess.PIPE, text=True)
+        process = subprocess.Popen([sys.executable, "-c", writer], stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
         assert process.stdout.readline().strip() == "ready"
         time.sleep(delay)
         os.kill(process.pid, signal.SIGKILL)

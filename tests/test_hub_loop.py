@@ -26,7 +26,7 @@ from digit_core.hub import PROMOTED_TAG, ModelFollower, download_dataset, parse_
 from digit_core.persistence import load_model
 from digit_core.promotion import PromotionReport, SetComparison
 from digit_core.reading import read_digits
-from digit_core.real_data import UNIPEN_HELD_OUT_SITES, write_pen_set
+from digit_core.real_data import UNIPEN_HELD_OUT_SITES
 from digit_core.strokes import draw_strokes
 from PIL import Image
 from tests.conftest import ROOT
@@ -34,6 +34,7 @@ from tests.hub_standin import RecordingHfApi
 from tests.script_runner import load_script
 
 flags_script, loop, promote, train = (load_script(name) for name in ("flags", "loop", "promote", "train"))
+write_pen_set = load_script("evaluate").write_pen_set
 
 MODELS = "someone/digit-svc"
 FLAGS = "someone/digit-flags"

@@ -343,7 +343,9 @@ def test_pen_strokes_are_drawn_as_the_sketchpad_sends_them(held_out_pen):
 
 
 def test_a_pen_set_is_written_as_canvas_pngs_with_their_labels(held_out_pen, tmp_path):
-    from digit_core.real_data import write_pen_set
+    from tests.script_runner import load_script
+
+    write_pen_set = load_script("evaluate").write_pen_set
 
     few = held_out_pen.subset(np.arange(len(held_out_pen)) < 5)
     written = write_pen_set(few, tmp_path / "pen")

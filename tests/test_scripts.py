@@ -78,11 +78,11 @@ def test_evaluate_ends_with_a_json_line(trained, mnist_dir, tmp_path, capsys):
 
 
 def test_evaluate_a_labelled_set_prints_accuracy_recall_and_the_baseline_and_draws_the_misreadings(tmp_path, capsys):
-    from digit_core.real_data import LabelledSet, load_labelled_set, write_crop_set
+    from digit_core.real_data import LabelledSet, load_labelled_set
 
     cheques = load_labelled_set(ROOT.parent / "shared" / "real" / "orand_car_a_train")
     amounts = LabelledSet(cheques.folder, cheques.items[:6])
-    crops = write_crop_set(amounts, tmp_path / "crops")
+    crops = evaluate.write_crop_set(amounts, tmp_path / "crops")
     numbers = tmp_path / "numbers"
     numbers.mkdir()
     (numbers / "labels.csv").write_text(
