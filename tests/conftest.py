@@ -111,3 +111,10 @@ def app_server(tmp_path_factory):
     )
     yield url, flag_dir
     demo.close()
+
+
+def pytest_collection_modifyitems(items):
+    """Every test served by the real app (the ``app_server`` fixture starts it) is ``slow``."""
+    for item in items:
+        if "app_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)

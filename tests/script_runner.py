@@ -1,6 +1,8 @@
 """The command-line scripts, loaded from their files so tests call ``main(argv)`` in-process.
 
-``scripts/`` is not a package (nothing installs it); each script is loaded by path, once.
+``scripts/`` is not a package (nothing installs it); each script is loaded by path, once. Its
+functions are pickled by value, as those of a script run as ``__main__`` are, so that joblib's
+worker processes (which cannot import a module loaded by path) can run them.
 """
 
 from __future__ import annotations
@@ -8,6 +10,8 @@ from __future__ import annotations
 import importlib.util
 import sys
 from types import ModuleType
+
+from cloudpickle import register_pickle_by_value  # what joblib pickles functions with
 
 from tests.conftest import ROOT
 
@@ -20,4 +24,5 @@ def load_script(name: str) -> ModuleType:
         module = importlib.util.module_from_spec(spec)
         sys.modules[module_name] = module
         spec.loader.exec_module(module)
+        register_pickle_by_value(module)
     return sys.modules[module_name]

@@ -15,7 +15,7 @@ ACTIONS, CHROMIUM, CHROMIUM_ARGS, NUMBERS = _draw_loop.ACTIONS, _draw_loop.CHROM
 busy_cores, run_rounds = _draw_loop.busy_cores, _draw_loop.run_rounds
 from tests.drawing import encode, number_strip
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

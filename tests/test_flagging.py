@@ -157,6 +157,7 @@ def test_an_empty_drawing_is_refused_and_nothing_written(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_a_writer_killed_mid_flag_leaves_no_entry_a_reader_takes(tmp_path):
     writer = textwrap.dedent(
         f"""
@@ -264,6 +265,7 @@ def slashed_zero(rng: np.random.Generator) -> Image.Image:
     return image
 
 
+@pytest.mark.slow
 def test_flagged_style_is_learned_by_the_next_model(tmp_path, mnist_dir, small_model):
     train = load_script("train")
 

@@ -63,6 +63,7 @@ def train_candidate(mnist_dir, out, dataset: str, limit: int) -> None:
     assert train.main(argv) == 0
 
 
+@pytest.mark.slow
 def test_flags_become_a_promoted_model_that_the_app_swaps_to(tmp_path, offline_hub, mnist_dir, pen, capsys):
     api = offline_hub
     # 1. People flag drawings; the store's CommitScheduler pushes them to the Hub dataset.
@@ -145,6 +146,7 @@ def test_promotion_allows_noise_within_the_tolerance_and_one_image_on_a_small_se
     assert not report.refused
 
 
+@pytest.mark.slow
 def test_swapping_models_under_20_clients_fails_no_request_and_mixes_no_models(tmp_path, small_model, starter_model, mnist_test):
     """Every answer is exactly one whole model's answer, while the served model changes underneath."""
     import app as digit_app
@@ -219,6 +221,7 @@ def test_a_follower_that_cannot_reach_the_hub_keeps_the_served_model(offline_hub
     assert follower.check() is None and swaps == [] and follower.current == "a" * 40
 
 
+@pytest.mark.slow
 def test_python_app_py_following_the_promoted_tag_serves_it_from_the_cache_offline(tmp_path, offline_hub):
     """`DIGIT_MODEL_FOLLOW=1 python app.py`, with the Hub out of reach: the promoted model from the cache."""
     import os

@@ -28,6 +28,7 @@ def trained(tmp_path_factory, mnist_dir):
     return out
 
 
+@pytest.mark.slow
 def test_train_writes_model_card_report_and_pictures(trained, capsys):
     for name in ("model.skops", "README.md", "evaluation.json", "confusion_matrix.png", "misclassified.png"):
         assert (trained / name).is_file(), name
@@ -40,6 +41,7 @@ def test_train_writes_model_card_report_and_pictures(trained, capsys):
     load_model(trained / "model.skops")
 
 
+@pytest.mark.slow
 def test_train_with_pen_digits_credits_them_in_the_card_with_their_checksum(mnist_dir, tmp_path, capsys):
     pen = ROOT.parent / "shared" / "real" / "unipen_dev.npz"
     argv = ["--mnist", str(mnist_dir), "--pen", str(pen), "--pen-limit", "200", "--out", str(tmp_path),
@@ -54,6 +56,7 @@ def test_train_with_pen_digits_credits_them_in_the_card_with_their_checksum(mnis
     assert "UNIPEN" in card and "CC BY 4.0" in card and "400 canvas drawings of real" in card
 
 
+@pytest.mark.slow
 def test_train_prints_the_wall_time_of_each_stage(mnist_dir, tmp_path, capsys):
     train.main(["--mnist", str(mnist_dir), "--out", str(tmp_path), "--limit", "600", "--test-limit", "100", "--n-jobs", "1"])
     out = capsys.readouterr().out
@@ -66,6 +69,7 @@ def test_train_with_a_missing_mnist_folder_says_so(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_evaluate_ends_with_a_json_line(trained, mnist_dir, tmp_path, capsys):
     argv = ["--model", str(trained / "model.skops"), "--mnist", str(mnist_dir), "--limit", "300", "--canvas", "40", "--out", str(tmp_path)]
     assert evaluate.main(argv) == 0
@@ -133,6 +137,7 @@ def test_every_script_has_help_and_is_in_the_readme(script, capsys):
     assert f"scripts/{name}.py" in (ROOT / "README.md").read_text()
 
 
+@pytest.mark.slow
 def test_benchmark_prints_every_figure_as_json(mnist_dir, capsys):
     argv = ["--mnist", str(mnist_dir), "--single", "30", "--batch", "200", "--train", "200", "--app", "--clients", "2", "--requests", "2"]
     assert benchmark.main(argv) == 0
