@@ -9,7 +9,9 @@ Where things happen:
 - ``augment``: training-set augmentation.
 - ``model``: the pipeline factory and its hyperparameters.
 - ``calibration``: temperature scaling and expected calibration error.
-- ``training``: one training run; ``evaluation``: metrics and pictures.
+- ``training``: one training run; ``evaluation``: metrics, pictures and the textbook baseline.
+- ``candidate``: a candidate's folder (train, evaluate, model + card); ``promotion``: compare it with the
+  served model and publish it only if it is not worse.
 - ``inference``: calibrated probabilities for frames.
 - ``reading``: the one way to read an image: every digit, its frame, probabilities and box.
 - ``persistence``: safe save/load (skops, trusted types); ``card``: model cards.

@@ -18,6 +18,7 @@ __all__ = [
     "FlagStoreError",
     "RateLimitedError",
     "FlagNotFoundError",
+    "HubPublishError",
     "HubAuthError",
 ]
 
@@ -66,5 +67,9 @@ class FlagNotFoundError(DigitCoreError, ValueError):
     """A flag id (or id prefix) given for review matches no stored sample, or more than one."""
 
 
-class HubAuthError(DigitCoreError, PermissionError):
+class HubPublishError(DigitCoreError):
+    """A model could not be published to the Hugging Face Hub (refused, offline, no such repository)."""
+
+
+class HubAuthError(HubPublishError, PermissionError):
     """Writing to the Hugging Face Hub needs a token with write access and none is available."""

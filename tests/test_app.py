@@ -165,6 +165,7 @@ def test_a_drawing_the_sketchpad_sends_ahead_by_id_is_read_by_its_change_event(a
     assert top["label"] == "7" and "**7**" in message
 
 
+@pytest.mark.slow
 def test_the_sketchpad_pictures_waiting_for_their_event_stay_within_their_bound():
     """The sketchpad's accept_blobs endpoint is open to anyone: what it keeps is bounded in bytes,
     the oldest dropped first, whatever a stranger sends."""
@@ -264,6 +265,7 @@ def test_a_flag_folder_that_cannot_be_written_is_named_on_the_page_and_in_each_f
     assert status.startswith("Not saved: could not save") and "Not a directory" in status
 
 
+@pytest.mark.slow
 def test_fifty_flags_from_one_client_store_at_most_the_burst_and_none_trains_before_review(starter, mnist_test, tmp_path, capsys):
     import app as digit_app
     from tests.script_runner import load_script

@@ -289,7 +289,12 @@ def read_records(root: str | Path) -> Records:
     found = Records()
     for metadata in sorted(Path(root).rglob(_METADATA)):
         found.catalogued.add(metadata.parent.resolve())
-        for number, line in enumerate(metadata.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+        try:
+            lines = metadata.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError as exc:  # no permission, an I/O error: the folder's other files still read
+            found.problems.append((str(metadata), f"unreadable metadata file: {exc.strerror or exc}"))
+            continue
+        for number, line in enumerate(lines, 1):
             if not line.strip():
                 continue
             try:
@@ -323,7 +328,11 @@ def read_reviews(root: str | Path) -> dict[str, str]:
     """The latest review decision for each sample id: ``{id: "accepted" | "rejected" | "pending"}``."""
     decisions: list[tuple[str, str, str]] = []
     for path in sorted(Path(root).glob(f"{_REVIEWS}/*.jsonl")):
-        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:  # an unreadable reviewer's file decides nothing
+            continue
+        for line in lines:
             try:
                 entry = json.loads(line)
                 if entry["status"] in STATUSES:
