@@ -21,9 +21,8 @@ from types import SimpleNamespace
 import gradio as gr
 
 from digit_core import config
-from digit_core.flagging import FlagStore
+from digit_core.flags import FlagGate, FlagStore
 from digit_core.hub import PROMOTED_TAG, LoadedModel, ModelFollower, resolve_model
-from digit_core.screening import FlagGate
 from web.answers import DRAW_FIRST, FRAME_DISPLAY_SIZE, about_text
 from web.assets import CLEAR_CANVAS_JS, PAGE_CSS, SELECT_BRUSH_JS
 from web.context import AppContext

@@ -5,21 +5,24 @@ Where things happen:
 - ``images``: decoding files safely; any image mode -> one grey channel.
 - ``framing``: grey image -> the MNIST 28x28 frame; deskewing.
 - ``scan``: reading scans and photos: segmentation of several digits (see ``reading``).
-- ``features``: pipeline transformers (deskew, gradient direction features, HOG).
+- ``features``: pipeline transformers (deskew, gradient direction features).
 - ``augment``: training-set augmentation.
 - ``model``: the pipeline factory and its hyperparameters.
 - ``calibration``: temperature scaling and expected calibration error.
-- ``training``: one training run; ``evaluation``: metrics and pictures.
+- ``training``: one training run; ``evaluation``: metrics, pictures and the textbook baseline.
+- ``candidate``: a candidate's folder (train, evaluate, model + card); ``promotion``: compare it with the
+  served model and publish it only if it is not worse.
 - ``inference``: calibrated probabilities for frames.
 - ``reading``: the one way to read an image: every digit, its frame, probabilities and box.
 - ``persistence``: safe save/load (skops, trusted types); ``card``: model cards.
 - ``hub``: finding the model to serve (local file, Hugging Face Hub, starter).
-- ``data``: MNIST and folders of labelled drawings; ``flagging``: the store of flagged drawings.
+- ``data``: MNIST and the container of other labelled frames.
+- ``flags``: the flag lifecycle: record, store, gate (limits, screening, review), dataset (what training reads).
 - ``strokes``: pen trajectories drawn as the sketchpad draws; ``real_data``: real handwriting sets and
   their held-out splits.
 """
 
-from .data import ExtraSamples, Split, load_extra_folder, load_mnist
+from .data import ExtraSamples, Split, load_mnist
 from .errors import (
     DatasetError,
     DigitCoreError,
@@ -29,7 +32,8 @@ from .errors import (
     NoDigitFoundError,
     UntrustedModelError,
 )
-from .features import Deskew, GradientDirectionFeatures, HogTransformer
+from .features import Deskew, GradientDirectionFeatures
+from .flags import load_extra_folder
 from .framing import deskew, to_mnist_frame
 from .images import open_image, to_grayscale
 from .inference import predict_proba
@@ -46,7 +50,6 @@ __all__ = [
     "DigitCoreError",
     "ExtraSamples",
     "GradientDirectionFeatures",
-    "HogTransformer",
     "InvalidImageError",
     "InvalidLabelError",
     "ModelLoadError",

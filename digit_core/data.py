@@ -1,4 +1,7 @@
-"""Training data: MNIST (IDX files or OpenML) and folders of people's own labelled drawings.
+"""Training data: MNIST (IDX files or OpenML), and the container for other labelled frames.
+
+Folders of people's own labelled drawings (flags and hand-made folders) are read by
+:mod:`digit_core.flags.dataset` into :class:`ExtraSamples`.
 
 MNIST always comes with the standard split: the first 60,000 images train, the last 10,000 test.
 Images are returned as ``(n, 28, 28)`` float32 frames in [0, 1]; labels as ``(n,)`` uint8.
@@ -8,19 +11,12 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import json
-import re
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .errors import DatasetError, DigitCoreError, InvalidLabelError
-from .flagging import read_reviews, sample_status
-from .framing import to_mnist_frame
-from .images import open_image
-from .real_data import held_out
+from .errors import DatasetError
 
 __all__ = [
     "MNIST_FILES",
@@ -30,9 +26,6 @@ __all__ = [
     "load_mnist_openml",
     "read_idx",
     "ExtraSamples",
-    "load_extra_folder",
-    "FLAG_HELD_OUT_FRACTION",
-    "label_from_filename",
     "file_md5",
 ]
 
@@ -41,11 +34,6 @@ MNIST_FILES = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
     "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
 }
-#: The part of the accepted extra samples kept out of training, to show that a new model reads
-#: people's drawings better than the served one (``scripts/promote.py``): a hash of each sample's
-#: id decides, so a sample stays on its side across retrainings.
-FLAG_HELD_OUT_FRACTION = 0.2
-_IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp"}
 
 
 @dataclass(frozen=True)
@@ -165,28 +153,10 @@ def file_md5(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def label_from_filename(name: str) -> int:
-    """The digit in a file name of the older convention: a ``_``-separated part that is one digit.
-
-    ``img_7_003.png`` -> 7; ``7_drawing.png`` -> 7.
-
-    Raises
-    ------
-    InvalidLabelError
-        No part of the name is a single digit.
-    """
-    stem = Path(name).stem
-    for part in re.split(r"[_\-\s]+", stem):
-        if len(part) == 1 and part.isdigit():
-            return int(part)
-    raise InvalidLabelError(
-        f"no label in file name {name!r}: expected a '_'-separated part that is one digit, like img_7_003.png."
-    )
-
-
 @dataclass
 class ExtraSamples:
-    """Labelled drawings read from extra folders.
+    """Labelled frames from beyond MNIST: flag folders (:func:`digit_core.flags.load_extra_folder`)
+    or real pen digits drawn on a canvas.
 
     ``images`` (n, 28, 28) float32 frames, ``labels`` (n,) uint8, ``sources`` the file of each,
     ``skipped`` ``(file, reason)`` for every file that could not be read or labelled;
@@ -204,130 +174,3 @@ class ExtraSamples:
     def counts(self) -> dict[int, int]:
         """Number of samples of each digit."""
         return {digit: int((self.labels == digit).sum()) for digit in range(10)}
-
-    def split_held_out(self, fraction: float = FLAG_HELD_OUT_FRACTION) -> tuple["ExtraSamples", "ExtraSamples"]:
-        """``(for training, held out)``: a fixed ``fraction`` of the samples, chosen by a hash of each
-        file's name (a flag's id), kept out of training to compare models on."""
-        keep_out = np.array([held_out(Path(source).stem, fraction=fraction, salt="digit-flags") for source in self.sources], dtype=bool)
-        return self._where(~keep_out), self._where(keep_out)
-
-    def _where(self, keep: np.ndarray) -> "ExtraSamples":
-        return ExtraSamples(
-            self.images[keep],
-            self.labels[keep],
-            [source for source, k in zip(self.sources, keep) if k],
-            self.skipped,
-            self.duplicates,
-            self.pending_skipped,
-            self.rejected_skipped,
-        )
-
-
-def load_extra_folder(folder: str | Path) -> ExtraSamples:
-    """Read a folder of labelled drawings into MNIST frames.
-
-    Two layouts are read:
-
-    - an ``imagefolder`` dataset (as the flagging store writes): images plus ``metadata.jsonl`` lines
-      with ``file_name`` and ``label``. Only *accepted* samples are read
-      (:func:`digit_core.flagging.sample_status`: flags stay pending until a review accepts them;
-      a hand-made line without ``verdict`` or ``status`` is accepted); images in such a folder that
-      its metadata does not list are ignored;
-    - the older convention: image files whose name holds the digit as a ``_``-separated part.
-
-    A flagged sample trains on the frame the model was served and the person corrected (the
-    metadata's ``frame``, 28 rows of 28 integers 0-255), so that a digit read from a page with its
-    ruled lines removed trains without them; every other image goes through
-    :func:`digit_core.framing.to_mnist_frame`, as uploads do. Files that cannot be read or labelled
-    are listed in ``skipped`` with the reason; exact duplicates (the same frame with the same label)
-    are kept once.
-
-    Raises
-    ------
-    DatasetError
-        The folder does not exist.
-    """
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise DatasetError(f"extra folder {folder} does not exist or is not a folder.")
-    labelled, skipped, left_out = _labelled_files(folder)
-    images, labels, sources, seen, duplicates = [], [], [], set(), 0
-    for path, label, served in labelled:
-        try:
-            if not path.is_file():
-                raise DatasetError(f"{path.name} is listed in metadata.jsonl but the image is missing")
-            frame = served if served is not None else to_mnist_frame(open_image(path))
-        except DigitCoreError as exc:
-            skipped.append((str(path), str(exc)))
-            continue
-        key = (label, hashlib.sha1(np.round(frame * 255).astype(np.uint8).tobytes()).hexdigest())
-        if key in seen:
-            duplicates += 1
-            continue
-        seen.add(key)
-        images.append(frame)
-        labels.append(label)
-        sources.append(str(path))
-    stacked = np.stack(images) if images else np.zeros((0, 28, 28), dtype=np.float32)
-    return ExtraSamples(
-        stacked,
-        np.asarray(labels, dtype=np.uint8),
-        sources,
-        skipped,
-        duplicates,
-        pending_skipped=left_out["pending"],
-        rejected_skipped=left_out["rejected"],
-    )
-
-
-def _served_frame(entry: dict) -> np.ndarray | None:
-    frame = entry.get("frame")
-    if frame is None:
-        return None
-    array = np.asarray(frame, dtype=np.float32)
-    if array.shape != (28, 28) or not np.isfinite(array).all():
-        raise ValueError(f"frame has shape {array.shape}; expected 28 rows of 28 values 0-255")
-    return np.clip(array / 255.0, 0.0, 1.0)
-
-
-def _labelled_files(folder: Path) -> tuple[list[tuple[Path, int, np.ndarray | None]], list[tuple[str, str]], Counter]:
-    labelled: list[tuple[Path, int, np.ndarray | None]] = []
-    skipped: list[tuple[str, str]] = []
-    left_out: Counter = Counter()
-    decisions = read_reviews(folder)
-    described: set[Path] = set()
-    catalogued: set[Path] = set()  # folders whose images are listed by a metadata.jsonl
-    for metadata in sorted(folder.rglob("metadata.jsonl")):
-        catalogued.add(metadata.parent.resolve())
-        for number, line in enumerate(metadata.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
-            if not line.strip():
-                continue
-            where = f"{metadata}:{number}"
-            try:
-                entry = json.loads(line)
-                path = (metadata.parent / entry["file_name"]).resolve()
-                described.add(path)
-                status = sample_status(entry, decisions)
-                if status != "accepted":
-                    left_out[status] += 1
-                    continue
-                label = entry["label"]
-                if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label <= 9:
-                    raise InvalidLabelError(f"label {label!r} is not an integer 0-9")
-                served = _served_frame(entry)
-            except (ValueError, KeyError, TypeError) as exc:
-                skipped.append((where, f"unreadable metadata line: {exc}"))
-                continue
-            labelled.append((path, label, served))
-    for path in sorted(folder.rglob("*")):
-        if path.suffix.lower() not in _IMAGE_SUFFIXES or path.resolve() in described:
-            continue
-        if path.parent.resolve() in catalogued:
-            continue  # not in its folder's metadata: an orphan of an interrupted write
-        if any(part.startswith(".") for part in path.relative_to(folder).parts):
-            continue
-        try:
-            labelled.append((path, label_from_filename(path.name), None))
-        except InvalidLabelError as exc:
-            skipped.append((str(path), str(exc)))
-    return labelled, skipped, left_out

@@ -17,6 +17,9 @@ __all__ = [
     "DatasetError",
     "FlagStoreError",
     "RateLimitedError",
+    "FlagNotFoundError",
+    "HubPublishError",
+    "HubAuthError",
 ]
 
 
@@ -58,3 +61,15 @@ class FlagStoreError(DigitCoreError):
 
 class RateLimitedError(DigitCoreError):
     """One client sent more flags than the rate limit allows; the message says when to try again."""
+
+
+class FlagNotFoundError(DigitCoreError, ValueError):
+    """A flag id (or id prefix) given for review matches no stored sample, or more than one."""
+
+
+class HubPublishError(DigitCoreError):
+    """A model could not be published to the Hugging Face Hub (refused, offline, no such repository)."""
+
+
+class HubAuthError(HubPublishError, PermissionError):
+    """Writing to the Hugging Face Hub needs a token with write access and none is available."""

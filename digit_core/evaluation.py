@@ -13,12 +13,13 @@ from PIL import Image, ImageDraw, ImageFont
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from scipy import ndimage
+from skimage.filters import threshold_otsu
 
 from .calibration import expected_calibration_error
 from .data import Split
-from .errors import DigitCoreError
-from .framing import textbook_frame, textbook_ink
-from .images import open_image
+from .errors import DigitCoreError, NoDigitFoundError
+from .framing import frame_from_ink
+from .images import open_image, to_grayscale
 from .inference import predict_proba
 from .reading import read_digits
 
@@ -32,6 +33,8 @@ __all__ = [
     "evaluate_set",
     "save_set_pictures",
     "rejection_rate",
+    "textbook_ink",
+    "textbook_frame",
 ]
 
 
@@ -191,7 +194,7 @@ class SetEvaluation:
     accuracy : float
         Digits read right (single digits), or numbers read exactly.
     baseline_accuracy : float
-        The same score with the textbook framing (:func:`digit_core.framing.textbook_frame`) and, for
+        The same score with the textbook framing (:func:`textbook_frame`) and, for
         numbers, connected components as digits.
     confusion : ndarray of shape (10, 10)
         True digit down, read across: every image (single digits), or every true digit whose box was
@@ -407,3 +410,51 @@ def _textbook_read(model, image) -> str:
         rows, cols = windows[i]
         frames.append(textbook_frame(np.where(labels[rows, cols] == i + 1, ink[rows, cols], 0.0)))
     return "".join(str(d) for d in predict_proba(model, np.stack(frames)).argmax(axis=1))
+
+
+def textbook_ink(image) -> tuple[np.ndarray, np.ndarray]:
+    """The textbook separation of ink from paper: grey, polarity (paper is the median tone), one Otsu
+    threshold. The first half of :func:`textbook_frame`, also used to read numbers the textbook way.
+
+    Returns
+    -------
+    ink : ndarray of shape (H, W), float32 in [0, 1]
+        Bright ink on dark paper.
+    mask : ndarray of shape (H, W), bool
+        ``ink`` above Otsu's threshold.
+
+    Raises
+    ------
+    NoDigitFoundError
+        A uniform image.
+    """
+    grey = to_grayscale(image)
+    ink = 1.0 - grey if np.median(grey) > (grey.min() + grey.max()) / 2 else grey
+    if float(ink.max() - ink.min()) < 1e-6:
+        raise NoDigitFoundError("no digit found: the image is uniform.")
+    return ink, ink > threshold_otsu(ink)
+
+
+def textbook_frame(image) -> np.ndarray:
+    """The textbook framing, the baseline :func:`evaluate_set` measures ``to_mnist_frame`` against.
+
+    Grey, polarity (paper is the median tone), one Otsu threshold, crop to the ink, longer side to 20
+    pixels, centre of mass at (14, 14): no paper-tone removal, no speck or line removal, no stroke
+    width normalisation.
+
+    Parameters
+    ----------
+    image : PIL.Image.Image or ndarray
+        As :func:`digit_core.images.to_grayscale` accepts.
+
+    Returns
+    -------
+    ndarray of shape (28, 28), float32, values in [0, 1]
+
+    Raises
+    ------
+    NoDigitFoundError
+        A uniform image.
+    """
+    ink, mask = textbook_ink(image)
+    return frame_from_ink(ink * mask, mask, redraw=False)

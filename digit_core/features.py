@@ -1,11 +1,11 @@
-"""Transformers that go in the model pipeline: deskewing and histograms of oriented gradients.
+"""Transformers that go in the model pipeline: deskewing and gradient direction features.
 
 :class:`GradientDirectionFeatures` is the model's feature: a histogram of oriented gradients in
 the form Liu et al. (2003) found best for handwritten digits (signed directions, Gaussian pooling
-on a coarse grid, power compression). :class:`HogTransformer` is the classic HOG of Dalal & Triggs,
-identical to ``skimage.feature.hog``, as the seed notebook used it.
+on a coarse grid, power compression). (The seed notebook's classic HOG, kept only to time the seed's
+procedure, lives in ``scripts/benchmark.py``.)
 
-Both take rows of flattened images, ``X`` of shape ``(n_samples, rows * cols)``, follow the
+Both transformers take rows of flattened images, ``X`` of shape ``(n_samples, rows * cols)``, follow the
 scikit-learn estimator contract and work on the whole batch at once (no Python loop per image).
 """
 
@@ -22,13 +22,12 @@ from .framing import deskew
 __all__ = [
     "Deskew",
     "GradientDirectionFeatures",
-    "HogTransformer",
     "gradient_direction_features",
-    "hog_batch",
     "infer_image_shape",
 ]
 
-_BLOCK_NORMS = ("L1", "L1-sqrt", "L2", "L2-Hys")
+#: Images per chunk of a batch: chunks small enough to stay in cache are several times faster.
+_CHUNK = 256
 
 
 def infer_image_shape(n_features: int) -> tuple[int, int]:
@@ -107,184 +106,6 @@ class Deskew(_ImageRowsTransformer):
         """
         images = self._images(X)
         return deskew(images).reshape(len(images), -1).astype(images.dtype, copy=False)
-
-
-class HogTransformer(_ImageRowsTransformer):
-    """Histograms of oriented gradients for a batch of flattened images.
-
-    Gives the same features as ``skimage.feature.hog`` (unsigned gradients, magnitude-weighted
-    orientation bins averaged over each cell, overlapping normalised blocks), for all rows at once.
-
-    Parameters
-    ----------
-    orientations : int, default=9
-        Number of orientation bins over 0-180 degrees.
-    pixels_per_cell : (int, int), default=(8, 8)
-    cells_per_block : (int, int), default=(2, 2)
-    block_norm : {'L1', 'L1-sqrt', 'L2', 'L2-Hys'}, default='L2-Hys'
-    transform_sqrt : bool, default=False
-        Take the square root of pixel values first (power-law compression).
-    image_shape : (rows, cols), optional
-        Default: inferred in ``fit``.
-
-    Attributes
-    ----------
-    image_shape_ : (rows, cols)
-    n_features_in_ : int
-
-    Notes
-    -----
-    Images smaller than one block are zero-padded at the bottom and right up to one block, so that
-    every input has at least one block of features.
-    """
-
-    def __init__(
-        self,
-        orientations=9,
-        pixels_per_cell=(8, 8),
-        cells_per_block=(2, 2),
-        block_norm="L2-Hys",
-        transform_sqrt=False,
-        image_shape=None,
-    ):
-        self.orientations = orientations
-        self.pixels_per_cell = pixels_per_cell
-        self.cells_per_block = cells_per_block
-        self.block_norm = block_norm
-        self.transform_sqrt = transform_sqrt
-        self.image_shape = image_shape
-
-    def fit(self, X, y=None):
-        """Check parameters and ``X``; record the image shape. See :class:`Deskew`."""
-        if not isinstance(self.orientations, (int, np.integer)) or self.orientations < 1:
-            raise ValueError(f"orientations must be a positive integer; got {self.orientations!r}.")
-        if self.block_norm not in _BLOCK_NORMS:
-            raise ValueError(f"block_norm must be one of {_BLOCK_NORMS}; got {self.block_norm!r}.")
-        for name in ("pixels_per_cell", "cells_per_block"):
-            value = getattr(self, name)
-            if len(value) != 2 or min(value) < 1:
-                raise ValueError(f"{name} must be two positive integers (rows, cols); got {value!r}.")
-        return super().fit(X, y)
-
-    def transform(self, X):
-        """HOG features of each row.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, rows * cols)
-
-        Returns
-        -------
-        ndarray of shape (n_samples, n_blocks_row * n_blocks_col * block_rows * block_cols * orientations)
-        """
-        return hog_batch(
-            self._images(X),
-            orientations=self.orientations,
-            pixels_per_cell=tuple(self.pixels_per_cell),
-            cells_per_block=tuple(self.cells_per_block),
-            block_norm=self.block_norm,
-            transform_sqrt=self.transform_sqrt,
-        )
-
-
-def hog_batch(
-    images: np.ndarray,
-    *,
-    orientations: int = 9,
-    pixels_per_cell: tuple[int, int] = (8, 8),
-    cells_per_block: tuple[int, int] = (2, 2),
-    block_norm: str = "L2-Hys",
-    transform_sqrt: bool = False,
-) -> np.ndarray:
-    """HOG features of a batch of grey images, as ``skimage.feature.hog`` computes for each.
-
-    Parameters
-    ----------
-    images : ndarray of shape (n_images, rows, cols), float
-    orientations, pixels_per_cell, cells_per_block, block_norm, transform_sqrt
-        As in ``skimage.feature.hog``.
-
-    Returns
-    -------
-    ndarray of shape (n_images, n_features), float (float32 input stays float32)
-    """
-    images = np.asarray(images)
-    if images.ndim != 3:
-        raise ValueError(f"hog_batch expects images of shape (n_images, rows, cols); got {images.shape}.")
-    options = dict(
-        orientations=orientations,
-        pixels_per_cell=pixels_per_cell,
-        cells_per_block=cells_per_block,
-        block_norm=block_norm,
-        transform_sqrt=transform_sqrt,
-    )
-    # Chunks small enough to stay in cache are several times faster than one pass over a big batch.
-    if len(images) > _CHUNK:
-        return np.concatenate([_hog_chunk(images[i : i + _CHUNK], **options) for i in range(0, len(images), _CHUNK)])
-    return _hog_chunk(images, **options)
-
-
-_CHUNK = 256
-
-
-def _hog_chunk(images, *, orientations, pixels_per_cell, cells_per_block, block_norm, transform_sqrt):
-    dtype = np.float32 if images.dtype == np.float32 else np.float64
-    cell_rows, cell_cols = pixels_per_cell
-    block_rows, block_cols = cells_per_block
-    need_rows, need_cols = cell_rows * block_rows, cell_cols * block_cols
-    n_images, rows, cols = images.shape
-    if rows < need_rows or cols < need_cols:
-        images = np.pad(images, ((0, 0), (0, max(0, need_rows - rows)), (0, max(0, need_cols - cols))))
-        n_images, rows, cols = images.shape
-    images = images.astype(np.float64)
-    if transform_sqrt:
-        images = np.sqrt(images)
-
-    # Gradients: central differences, zero on the border (as skimage's _hog_channel_gradient).
-    g_row = np.zeros_like(images)
-    g_col = np.zeros_like(images)
-    g_row[:, 1:-1, :] = images[:, 2:, :] - images[:, :-2, :]
-    g_col[:, :, 1:-1] = images[:, :, 2:] - images[:, :, :-2]
-    magnitude = np.hypot(g_col, g_row)
-    orientation = np.rad2deg(np.arctan2(g_row, g_col)) % 180
-
-    # Orientation histograms: each pixel's magnitude into its bin, averaged over the cell.
-    n_cells_row, n_cells_col = rows // cell_rows, cols // cell_cols
-    bin_width = 180.0 / orientations
-    bins = np.minimum((orientation // bin_width).astype(np.intp), orientations - 1)
-    used_rows, used_cols = n_cells_row * cell_rows, n_cells_col * cell_cols
-    bins = bins[:, :used_rows, :used_cols]
-    cell_of_row = (np.arange(used_rows) // cell_rows)[:, None] * n_cells_col
-    cell_of_col = (np.arange(used_cols) // cell_cols)[None, :]
-    cell_index = (cell_of_row + cell_of_col)[None] + (np.arange(n_images) * n_cells_row * n_cells_col)[:, None, None]
-    flat_index = (cell_index * orientations + bins).ravel()
-    n_bins = n_images * n_cells_row * n_cells_col * orientations
-    histogram = np.bincount(flat_index, weights=magnitude[:, :used_rows, :used_cols].ravel(), minlength=n_bins)
-    histogram = histogram.reshape(n_images, n_cells_row, n_cells_col, orientations) / (cell_rows * cell_cols)
-
-    # Blocks: overlapping windows of cells, each normalised on its own.
-    n_blocks_row = n_cells_row - block_rows + 1
-    n_blocks_col = n_cells_col - block_cols + 1
-    windows = np.lib.stride_tricks.sliding_window_view(histogram, (block_rows, block_cols), axis=(1, 2))
-    # windows: (n, n_blocks_row, n_blocks_col, orientations, block_rows, block_cols)
-    blocks = windows.transpose(0, 1, 2, 4, 5, 3).reshape(n_images, n_blocks_row, n_blocks_col, -1)
-    blocks = _normalise_blocks(blocks, block_norm)
-    return blocks.reshape(n_images, -1).astype(dtype, copy=False)
-
-
-def _normalise_blocks(blocks: np.ndarray, method: str, eps: float = 1e-5) -> np.ndarray:
-    # Same formulas as skimage.feature._hog._hog_normalize_block, over the last axis.
-    if method == "L1":
-        return blocks / (np.abs(blocks).sum(axis=-1, keepdims=True) + eps)
-    if method == "L1-sqrt":
-        return np.sqrt(blocks / (np.abs(blocks).sum(axis=-1, keepdims=True) + eps))
-    if method == "L2":
-        return blocks / np.sqrt((blocks**2).sum(axis=-1, keepdims=True) + eps**2)
-    if method == "L2-Hys":
-        out = blocks / np.sqrt((blocks**2).sum(axis=-1, keepdims=True) + eps**2)
-        out = np.minimum(out, 0.2)
-        return out / np.sqrt((out**2).sum(axis=-1, keepdims=True) + eps**2)
-    raise ValueError(f"block_norm must be one of {_BLOCK_NORMS}; got {method!r}.")
 
 
 class GradientDirectionFeatures(_ImageRowsTransformer):

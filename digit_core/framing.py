@@ -30,8 +30,6 @@ __all__ = [
     "resize",
     "estimate_stroke_width",
     "deskew",
-    "textbook_frame",
-    "textbook_ink",
 ]
 
 #: Side of the MNIST frame, in pixels.
@@ -479,55 +477,3 @@ def _deskew_chunk(frames: np.ndarray) -> np.ndarray:
     left_value = np.take_along_axis(padded, left_index, axis=2) * ((left >= -1) & (left <= cols - 1))
     right_value = np.take_along_axis(padded, right_index, axis=2) * ((left >= -2) & (left <= cols - 2))
     return ((1 - fraction) * left_value + fraction * right_value).astype(np.float32)
-
-
-def textbook_ink(image) -> tuple[np.ndarray, np.ndarray]:
-    """The textbook separation of ink from paper: grey, polarity (paper is the median tone), one Otsu
-    threshold. The first half of :func:`textbook_frame`, also used to read numbers the textbook way.
-
-    Returns
-    -------
-    ink : ndarray of shape (H, W), float32 in [0, 1]
-        Bright ink on dark paper.
-    mask : ndarray of shape (H, W), bool
-        ``ink`` above Otsu's threshold.
-
-    Raises
-    ------
-    NoDigitFoundError
-        A uniform image.
-    """
-    grey = to_grayscale(image)
-    ink = 1.0 - grey if np.median(grey) > (grey.min() + grey.max()) / 2 else grey
-    if float(ink.max() - ink.min()) < 1e-6:
-        raise NoDigitFoundError("no digit found: the image is uniform.")
-    return ink, ink > threshold_otsu(ink)
-
-
-def textbook_frame(image) -> np.ndarray:
-    """The textbook framing, kept as a baseline to measure :func:`to_mnist_frame` against.
-
-    Grey, polarity (paper is the median tone), one Otsu threshold, crop to the ink, longer side to 20
-    pixels, centre of mass at (14, 14): no paper-tone removal, no speck or line removal, no stroke
-    width normalisation.
-
-    Parameters
-    ----------
-    image : PIL.Image.Image or ndarray
-        As :func:`digit_core.images.to_grayscale` accepts.
-
-    Returns
-    -------
-    ndarray of shape (28, 28), float32, values in [0, 1]
-
-    Raises
-    ------
-    NoDigitFoundError
-        A uniform image.
-    """
-    ink, mask = textbook_ink(image)
-    ink, mask = _crop(ink * mask, mask)
-    scale = BOX_SIZE / max(mask.shape)
-    boxed = resize(ink, (max(1, round(ink.shape[0] * scale)), max(1, round(ink.shape[1] * scale))))
-    frame = _centre_by_mass(boxed)
-    return np.clip(frame / max(float(frame.max()), 1e-6), 0.0, 1.0).astype(np.float32)

@@ -22,7 +22,7 @@ from huggingface_hub import CommitOperationAdd, HfApi, hf_hub_download, snapshot
 
 from . import config
 from .card import read_card_facts
-from .errors import DatasetError, DigitCoreError, ModelLoadError
+from .errors import DatasetError, DigitCoreError, HubAuthError, HubPublishError, ModelLoadError
 from .persistence import load_model
 
 __all__ = [
@@ -270,9 +270,13 @@ def publish_model(
     ------
     ModelLoadError
         The model or card file is missing, or the model does not pass the safe loader.
-    PermissionError
-        No Hugging Face token is available.
+    HubAuthError
+        No Hugging Face token is available (a ``PermissionError`` too).
+    HubPublishError
+        The Hub refused the repository or the commit, or could not be reached.
     """
+    from huggingface_hub.errors import HfHubHTTPError
+
     api = api or HfApi()
     model_path = Path(model_path)
     card_path = Path(card_path) if card_path else _beside(model_path, CARD_FILENAME)
@@ -280,8 +284,8 @@ def publish_model(
         raise ModelLoadError(f"no model card next to {model_path}; pass card_path (scripts/train.py writes README.md).")
     load_model(model_path)  # refuse to publish anything the app would refuse to load
     if not api.token and not _has_token():
-        raise PermissionError(
-            "no Hugging Face token: run `hf auth login` or set HF_TOKEN to a token with write access, then retry."
+        raise HubAuthError(
+            f"no Hugging Face token to publish {model_path} to {repo_id}: run `hf auth login` or set HF_TOKEN to a token with write access, then retry."
         )
     operations = [
         CommitOperationAdd(path_in_repo=config.MODEL_FILENAME, path_or_fileobj=str(model_path)),
@@ -293,13 +297,12 @@ def publish_model(
             operations.append(CommitOperationAdd(path_in_repo=name, path_or_fileobj=str(picture)))
     for path_in_repo, local in (extra_files or {}).items():
         operations.append(CommitOperationAdd(path_in_repo=path_in_repo, path_or_fileobj=str(local)))
-    api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)
-    info = api.create_commit(
-        repo_id,
-        operations=operations,
-        commit_message=commit_message,
-        repo_type="model",
-    )
+    try:
+        api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)
+        info = api.create_commit(repo_id, operations=operations, commit_message=commit_message, repo_type="model")
+    except (HfHubHTTPError, OSError) as exc:  # refused (401/403/404), offline
+        raise HubPublishError(f"could not publish {model_path} to the Hub repository {repo_id}: {exc}. "
+                              "Check the repository name and that the token may write to it, then retry.") from exc
     return info.oid
 
 
@@ -329,15 +332,25 @@ def promoted_revision(repo_id: str, *, api: HfApi | None = None) -> str | None:
 
 
 def move_promoted_tag(repo_id: str, commit: str, *, api: HfApi, message: str) -> None:
-    """Point the ``promoted`` tag at ``commit`` (a Hub tag cannot be moved: it is deleted, then made again)."""
+    """Point the ``promoted`` tag at ``commit`` (a Hub tag cannot be moved: it is deleted, then made again).
+
+    Raises
+    ------
+    HubPublishError
+        The Hub refused to delete or make the tag.
+    """
     from huggingface_hub.errors import HfHubHTTPError, RevisionNotFoundError
 
     try:
         api.delete_tag(repo_id, tag=PROMOTED_TAG)
     except (RevisionNotFoundError, HfHubHTTPError) as exc:
         if not isinstance(exc, RevisionNotFoundError) and getattr(getattr(exc, "response", None), "status_code", None) != 404:
-            raise
-    api.create_tag(repo_id, tag=PROMOTED_TAG, revision=commit, tag_message=message)
+            raise HubPublishError(f"could not move the {PROMOTED_TAG!r} tag of {repo_id}: {exc}. "
+                                  f"Point it at {commit} by hand or retry.") from exc
+    try:
+        api.create_tag(repo_id, tag=PROMOTED_TAG, revision=commit, tag_message=message)
+    except (HfHubHTTPError, OSError) as exc:
+        raise HubPublishError(f"could not tag {commit} of {repo_id} as {PROMOTED_TAG!r}: {exc}. Retry, or tag it by hand.") from exc
 
 
 def download_golden_set(repo_id: str, *, revision: str | None, cache_dir: str | Path | None = None) -> Path | None:

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 from joblib import Parallel, delayed
-from PIL import Image
 
 from .errors import DatasetError, NoDigitFoundError
 from .framing import to_mnist_frame
@@ -35,12 +34,8 @@ __all__ = [
     "PenStyle",
     "PEN_STYLES",
     "frame_pen_digits",
-    "write_pen_set",
     "draw_pen_number",
-    "write_pen_number_set",
-    "write_crop_set",
     "document_key",
-    "write_labels",
     "UNIPEN_HELD_OUT_SITES",
     "LABELS_FILENAME",
 ]
@@ -282,30 +277,6 @@ def _frame_chunk(pen: PenDigits, chunk) -> list[tuple[np.ndarray, int]]:
     return out
 
 
-def write_pen_set(
-    pen: PenDigits,
-    folder: str | Path,
-    *,
-    style: PenStyle = PEN_STYLES[0],
-    random_state: int = 0,
-) -> LabelledSet:
-    """Draw pen digits as canvas PNGs (RGBA, transparent paper, as the sketchpad sends) into ``folder``
-    with a ``labels.csv``, one image per digit, height and brush drawn from ``style``.
-
-    Returns the written set.
-    """
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(random_state)
-    rows = []
-    for index in range(len(pen)):
-        drawing = draw_strokes(pen.strokes(index), height=rng.uniform(*style.height), brush=rng.uniform(*style.brush))
-        name = f"{pen.sources[index]}_{index:05d}_{pen.labels[index]}.png"
-        Image.fromarray(drawing, "RGBA").save(folder / name)
-        rows.append((name, str(pen.labels[index]), None))
-    return write_labels(folder, rows)
-
-
 def draw_pen_number(
     pen: PenDigits,
     indices,
@@ -355,64 +326,7 @@ def draw_pen_number(
     return out
 
 
-def write_pen_number_set(pen: PenDigits, folder: str | Path, *, count: int, random_state: int = 0) -> LabelledSet:
-    """Write ``count`` numbers of 2-5 pen digits drawn on an 800x400 canvas (digits 100-220 px
-    tall, a 12-24 px brush, 0.1-0.5 digit heights between them) as PNGs with a ``labels.csv``
-    holding each number."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(random_state)
-    rows = []
-    for number in range(count):
-        indices = rng.choice(len(pen), int(rng.integers(2, 6)), replace=False)
-        drawing = draw_pen_number(
-            pen, indices, height=rng.uniform(100, 220), brush=rng.uniform(12, 24), gaps=rng.uniform(0.1, 0.5, len(indices) - 1)
-        )
-        name = f"number_{number:04d}.png"
-        Image.fromarray(drawing, "RGBA").save(folder / name)
-        rows.append((name, "".join(str(pen.labels[i]) for i in indices), None))
-    return write_labels(folder, rows)
-
-
-def write_crop_set(numbers: LabelledSet, folder: str | Path) -> LabelledSet:
-    """Cut every boxed digit out of a set of numbers into its own image: a single-digit set in
-    ``folder`` (PNG crops, ``labels.csv``). Numbers without boxes are passed over."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for item in numbers.items:
-        if item.boxes is None:
-            continue
-        with Image.open(item.path) as image:
-            image.load()
-            for position, ((x, y, w, h), digit) in enumerate(zip(item.boxes, item.label)):
-                name = f"{item.path.name.split('.')[0]}_{position}_{digit}.png"
-                image.crop((x, y, x + w, y + h)).save(folder / name)
-                rows.append((name, digit, None))
-    return write_labels(folder, rows)
-
-
 def document_key(item: LabelledImage) -> str:
     """The document an image comes from: its file name up to the first dot (``a_car_000720_png``
     for ``a_car_000720_png.rf.<hash>.jpg``), so that every export of one cheque shares a key."""
     return item.path.name.split(".")[0]
-
-
-def write_labels(folder: str | Path, items) -> LabelledSet:
-    """Write ``folder/labels.csv`` for images already in place and return the set.
-
-    Parameters
-    ----------
-    folder : str or Path
-    items : iterable of (file, label, boxes)
-        ``file`` relative to ``folder`` (or absolute), ``label`` a digit string, ``boxes`` a sequence of
-        ``(x, y, w, h)`` per digit or None.
-    """
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / LABELS_FILENAME, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["file", "label", "boxes"])
-        for file, label, boxes in items:
-            writer.writerow([str(file), str(label), json.dumps([list(box) for box in boxes]) if boxes else ""])
-    return load_labelled_set(folder)

@@ -38,7 +38,8 @@ import httpx
 import numpy as np
 from PIL import Image, ImageDraw
 
-from digit_core.flagging import FlagStore
+from digit_core.flags import FlagStore, read_flags
+from digit_core.flags.record import encode_rows, metadata_file
 
 ROOT = Path(__file__).resolve().parent.parent
 MEASUREMENTS = ("flags", "memory", "cache", "fair")
@@ -73,14 +74,15 @@ def flag_store_figures(stored: int, flags: int = 200) -> dict:
         # Fill the store as many writers would have: metadata lines, each with its own image file
         # (hard links of one PNG, so filling takes seconds).
         store = FlagStore(folder, writer="filled")
-        first = store.add(digit_picture(), label=1)
-        png = store.folder / f"{first}.png"
-        line = json.loads((store.folder / "metadata.jsonl").read_text())
-        with open(store.folder / "metadata.jsonl", "a") as metadata:
-            for _ in range(stored - 1):
-                name = f"{uuid.uuid4().hex}.png"
-                os.link(png, store.folder / name)
-                metadata.write(json.dumps({**line, "file_name": name}) + "\n")
+        store.add(digit_picture(), label=1)
+        (sample,) = read_flags(folder)
+        rows = []
+        for _ in range(stored - 1):
+            name = f"{uuid.uuid4().hex}.png"
+            os.link(sample.path, store.folder / name)
+            rows.append({**sample.metadata, "file_name": name})
+        with open(metadata_file(store.folder), "ab") as metadata:
+            metadata.write(encode_rows(rows))
         writer = FlagStore(folder, max_samples=stored + flags + 1)
         picture = digit_picture(seed=1)
         start = time.perf_counter()

@@ -21,16 +21,21 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import os
 import re
+import socket
+import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
+ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
 
@@ -198,14 +203,34 @@ def busy_cores(count: int) -> Iterator[None]:
 @contextmanager
 def app_url(folder: Path) -> Iterator[str]:
     """``python app.py`` on 127.0.0.1 (a free port), flags going to ``folder`` with a rate limit
-    that never bites in a loop of flags. Yields its URL."""
-    from scripts.benchmark_public import RunningApp
+    that never bites in a loop of flags. Yields its URL once the page answers."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    environment = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
+                   "GRADIO_TEMP_DIR": str(folder / "gradio-cache"), "DIGIT_FLAG_DIR": str(folder / "flags"),
+                   "DIGIT_FLAG_BURST": "100000", "DIGIT_FLAGS_PER_MINUTE": "100000"}
+    url = f"http://127.0.0.1:{port}"
+    with open(folder / "app.log", "wb") as log:
+        server = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=folder, env=environment, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.time() + 120
+            while not _answers(url):
+                if time.time() > deadline or server.poll() is not None:
+                    raise RuntimeError(f"the app did not start within 120 s; see {folder / 'app.log'}")
+                time.sleep(0.5)
+            yield url
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
 
-    app = RunningApp(folder, DIGIT_FLAG_BURST="100000", DIGIT_FLAGS_PER_MINUTE="100000")
+
+def _answers(url: str) -> bool:
     try:
-        yield app.url
-    finally:
-        app.close()
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,11 +14,13 @@ JSON: ``{"accuracy", "ece", "n"}`` for MNIST (when given) and ``"sets"``: one su
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import sys
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from digit_core import config
 from digit_core.data import load_mnist
@@ -26,19 +28,20 @@ from digit_core.errors import DatasetError, DigitCoreError
 from digit_core.evaluation import evaluate, evaluate_set, rejection_rate, save_evaluation_pictures, save_set_pictures
 from digit_core.persistence import load_model
 from digit_core.real_data import (
+    LABELS_FILENAME,
+    PEN_STYLES,
     UNIPEN_HELD_OUT_SITES,
     LabelledSet,
+    PenDigits,
+    PenStyle,
     document_key,
+    draw_pen_number,
     held_out,
     load_labelled_set,
     load_pen_digits,
-    write_crop_set,
-    write_labels,
-    write_pen_number_set,
-    write_pen_set,
 )
 from digit_core.rejection import letter_drawings, scribble_drawings
-from digit_core.strokes import draw_on_canvas
+from digit_core.strokes import draw_on_canvas, draw_strokes
 
 #: Where the real handwriting lies inside ``--real``.
 PEN_FILE = "unipen_dev.npz"
@@ -170,6 +173,90 @@ def build_real_sets(real: Path, out: Path) -> list[LabelledSet]:
     if not sets:
         raise DatasetError(f"{real} holds neither {PEN_FILE} nor {CHEQUE_FOLDER}/.")
     return sets
+
+
+# --- data writers: the labelled sets this script measures on --------------------------------------
+
+
+def write_pen_set(
+    pen: PenDigits,
+    folder: str | Path,
+    *,
+    style: PenStyle = PEN_STYLES[0],
+    random_state: int = 0,
+) -> LabelledSet:
+    """Draw pen digits as canvas PNGs (RGBA, transparent paper, as the sketchpad sends) into ``folder``
+    with a ``labels.csv``, one image per digit, height and brush drawn from ``style``.
+
+    Returns the written set.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(random_state)
+    rows = []
+    for index in range(len(pen)):
+        drawing = draw_strokes(pen.strokes(index), height=rng.uniform(*style.height), brush=rng.uniform(*style.brush))
+        name = f"{pen.sources[index]}_{index:05d}_{pen.labels[index]}.png"
+        Image.fromarray(drawing, "RGBA").save(folder / name)
+        rows.append((name, str(pen.labels[index]), None))
+    return write_labels(folder, rows)
+
+
+def write_pen_number_set(pen: PenDigits, folder: str | Path, *, count: int, random_state: int = 0) -> LabelledSet:
+    """Write ``count`` numbers of 2-5 pen digits drawn on an 800x400 canvas (digits 100-220 px
+    tall, a 12-24 px brush, 0.1-0.5 digit heights between them) as PNGs with a ``labels.csv``
+    holding each number."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(random_state)
+    rows = []
+    for number in range(count):
+        indices = rng.choice(len(pen), int(rng.integers(2, 6)), replace=False)
+        drawing = draw_pen_number(
+            pen, indices, height=rng.uniform(100, 220), brush=rng.uniform(12, 24), gaps=rng.uniform(0.1, 0.5, len(indices) - 1)
+        )
+        name = f"number_{number:04d}.png"
+        Image.fromarray(drawing, "RGBA").save(folder / name)
+        rows.append((name, "".join(str(pen.labels[i]) for i in indices), None))
+    return write_labels(folder, rows)
+
+
+def write_crop_set(numbers: LabelledSet, folder: str | Path) -> LabelledSet:
+    """Cut every boxed digit out of a set of numbers into its own image: a single-digit set in
+    ``folder`` (PNG crops, ``labels.csv``). Numbers without boxes are passed over."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for item in numbers.items:
+        if item.boxes is None:
+            continue
+        with Image.open(item.path) as image:
+            image.load()
+            for position, ((x, y, w, h), digit) in enumerate(zip(item.boxes, item.label)):
+                name = f"{item.path.name.split('.')[0]}_{position}_{digit}.png"
+                image.crop((x, y, x + w, y + h)).save(folder / name)
+                rows.append((name, digit, None))
+    return write_labels(folder, rows)
+
+
+def write_labels(folder: str | Path, items) -> LabelledSet:
+    """Write ``folder/labels.csv`` for images already in place and return the set.
+
+    Parameters
+    ----------
+    folder : str or Path
+    items : iterable of (file, label, boxes)
+        ``file`` relative to ``folder`` (or absolute), ``label`` a digit string, ``boxes`` a sequence of
+        ``(x, y, w, h)`` per digit or None.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / LABELS_FILENAME, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["file", "label", "boxes"])
+        for file, label, boxes in items:
+            writer.writerow([str(file), str(label), json.dumps([list(box) for box in boxes]) if boxes else ""])
+    return load_labelled_set(folder)
 
 
 if __name__ == "__main__":

@@ -15,20 +15,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections import Counter
 from pathlib import Path
-
-import numpy as np
 
 from digit_core import config
 from digit_core.errors import DigitCoreError
-from digit_core.evaluation import gallery_image
-from digit_core.flagging import STATUSES, FlagStore, FlaggedSample, read_flags
-from digit_core.framing import to_mnist_frame
-from digit_core.images import open_image
-
-#: Bulk selectors for --accept / --reject; each picks among pending samples only.
-SELECTORS = ("all", "suspicious", "unsuspicious")
+from digit_core.flags import STATUSES, FlagStore, read_flags
+from digit_core.flags.gate import SELECTORS, contact_sheet, review_order, select, status_counts, summarise
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,74 +43,6 @@ def build_review_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def status_counts(samples: list[FlaggedSample]) -> dict[str, int]:
-    """``{"pending": n, "accepted": n, "rejected": n}``."""
-    counts = Counter(sample.status for sample in samples)
-    return {status: counts.get(status, 0) for status in STATUSES}
-
-
-def review_order(samples: list[FlaggedSample]) -> list[FlaggedSample]:
-    """Pending samples, the suspicious first, oldest first within each group."""
-    pending = [s for s in samples if s.status == "pending"]
-    return sorted(pending, key=lambda s: (not s.suspicion, s.metadata.get("timestamp", "")))
-
-
-def select(samples: list[FlaggedSample], selectors: list[str]) -> list[str]:
-    """Sample ids for ids, unique id prefixes or bulk selectors.
-
-    Raises
-    ------
-    ValueError
-        An id matches no sample or more than one.
-    """
-    pending = [s for s in samples if s.status == "pending"]
-    chosen: list[str] = []
-    for selector in selectors:
-        if selector == "all":
-            chosen += [s.id for s in pending]
-        elif selector == "suspicious":
-            chosen += [s.id for s in pending if s.suspicion]
-        elif selector == "unsuspicious":
-            chosen += [s.id for s in pending if not s.suspicion]
-        else:
-            matches = [s.id for s in samples if s.id.startswith(selector.lower())]
-            if len(matches) != 1:
-                found = "no sample" if not matches else f"{len(matches)} samples"
-                raise ValueError(f"id {selector!r} matches {found}; give more of the id, or one of {', '.join(SELECTORS)}.")
-            chosen += matches
-    return list(dict.fromkeys(chosen))
-
-
-def _frame(sample: FlaggedSample) -> np.ndarray:
-    stored = sample.metadata.get("frame")
-    if stored is not None:
-        return np.asarray(stored, dtype=np.float32) / 255.0
-    try:
-        return to_mnist_frame(open_image(sample.path))
-    except DigitCoreError:
-        return np.zeros((28, 28), dtype=np.float32)
-
-
-def _write_sheet(samples: list[FlaggedSample], path: Path) -> None:
-    frames = np.stack([_frame(s) for s in samples])
-    predicted = np.array([s.metadata.get("predicted") if s.metadata.get("predicted") is not None else -1 for s in samples])
-    gallery_image(frames, np.array([s.label for s in samples]), predicted, limit=len(samples)).save(path)
-
-
-def summarise(samples: list[FlaggedSample]) -> dict:
-    labels = Counter(s.label for s in samples)
-    pairs = Counter(
-        f"{s.metadata.get('predicted')}->{s.label}" for s in samples if s.metadata.get("verdict") == "wrong"
-    )
-    return {
-        **status_counts(samples),
-        "samples": len(samples),
-        "per_label": {str(d): labels.get(d, 0) for d in range(10)},
-        "verdicts": dict(Counter(s.metadata.get("verdict", "wrong") for s in samples)),
-        "wrong_pairs": dict(pairs.most_common()),
-    }
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["review"]:
@@ -139,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     for pair, count in summary["wrong_pairs"].items():
         print(f"  read {pair.split('->')[0]}, was {pair.split('->')[1]}: {count}")
     if samples:
-        _write_sheet(samples, args.sheet)
+        contact_sheet(samples).save(args.sheet)
         print(f"contact sheet: {args.sheet}")
     return 0
 
@@ -152,7 +76,7 @@ def review(args: argparse.Namespace) -> int:
     try:
         accept = select(samples, args.accept)
         reject = select(samples, args.reject)
-    except ValueError as exc:
+    except DigitCoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     both = set(accept) & set(reject)
@@ -171,7 +95,7 @@ def review(args: argparse.Namespace) -> int:
         samples = read_flags(args.folder)
     queue = review_order(samples)
     if queue:
-        _write_sheet(queue, args.sheet)
+        contact_sheet(queue).save(args.sheet)
         print(f"{len(queue)} pending (suspicious first); contact sheet, in this order: {args.sheet}")
         for sample in queue:
             read = sample.metadata.get("predicted")

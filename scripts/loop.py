@@ -4,11 +4,11 @@ only if it is not worse than the model the Space serves.
     python scripts/loop.py --flags hf://datasets/OWNER/digit-flags --repo OWNER/digit-svc
 
 1. Pins the flag dataset's newest revision, so training and the comparison read the same data.
-2. Trains a candidate on MNIST plus the accepted flags (``scripts/train.py --extra hf://...@REVISION``;
-   a fixed part of the flags is held out of training).
-3. Promotes it (``scripts/promote.py``): compared with the served model on the MNIST test set, the
-   golden set in the model repository and the held-out flags; published and tagged ``promoted``
-   only if it is not worse on any of them.
+2. Trains a candidate on MNIST plus the accepted flags (as ``scripts/train.py --extra hf://...@REVISION``:
+   :func:`digit_core.candidate.write_candidate`; a fixed part of the flags is held out of training).
+3. Promotes it (as ``scripts/promote.py``: :func:`digit_core.promotion.promote_candidate`): compared
+   with the served model on the MNIST test set, the golden set in the model repository and the
+   held-out flags; published and tagged ``promoted`` only if it is not worse on any of them.
 
 The exit status is promotion's: 0 promoted, 1 refused (the table says why), 2 an error.
 """
@@ -16,16 +16,17 @@ The exit status is promotion's: 0 promoted, 1 refused (the table says why), 2 an
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import tempfile
 from pathlib import Path
 
 from digit_core import config
+from digit_core.candidate import CandidateSpec, write_candidate
 from digit_core.errors import DigitCoreError
 from digit_core.hub import download_dataset
 from digit_core.model import PROFILES
-from digit_core.promotion import TOLERANCE_POINTS
-from scripts import promote, train
+from digit_core.promotion import TOLERANCE_POINTS, outcome_lines, promote_candidate
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,29 +48,20 @@ def main(argv: list[str] | None = None, *, api=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         dataset = download_dataset(args.flags).spec  # hf://datasets/OWNER/NAME@COMMIT
+        print(f"flags: {dataset}")
+        with tempfile.TemporaryDirectory(prefix="digit-candidate-") as scratch:
+            out = args.out or Path(scratch) / "candidate"
+            spec = CandidateSpec(profile=args.profile, mnist=args.mnist, extra=[dataset], pen=args.pen, limit=args.limit,
+                                 test_limit=args.test_limit, command="python scripts/loop.py " + shlex.join(sys.argv[1:] if argv is None else argv))
+            write_candidate(spec, out, log=print)
+            report, commit = promote_candidate(out, args.repo, api=api, mnist=args.mnist, test_limit=args.test_limit,
+                                               golden=args.golden, tolerance=args.tolerance, log=print)
     except DigitCoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"flags: {dataset}")
-    with tempfile.TemporaryDirectory(prefix="digit-candidate-") as scratch:
-        out = args.out or Path(scratch) / "candidate"
-        common = ["--mnist", str(args.mnist)] if args.mnist else []
-        train_argv = ["--profile", args.profile, *common, "--extra", dataset, "--out", str(out)]
-        if args.pen:
-            train_argv += ["--pen", str(args.pen)]
-        if args.limit:
-            train_argv += ["--limit", str(args.limit)]
-        if args.test_limit:
-            train_argv += ["--test-limit", str(args.test_limit)]
-        status = train.main(train_argv)
-        if status != 0:
-            return status
-        promote_argv = [str(out), "--repo", args.repo, *common, "--tolerance", str(args.tolerance)]
-        if args.golden:
-            promote_argv += ["--golden", str(args.golden)]
-        if args.test_limit:
-            promote_argv += ["--test-limit", str(args.test_limit)]
-        return promote.main(promote_argv, api=api)
+    for line in outcome_lines(report, commit, repo_id=args.repo):
+        print(line)
+    return 1 if report.refused else 0
 
 
 if __name__ == "__main__":

@@ -28,9 +28,6 @@ def main(argv: list[str] | None = None, *, api=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         sha = publish_model(args.model, args.repo, api=api, card_path=args.card, private=args.private)
-    except PermissionError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
     except DigitCoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -14,22 +14,16 @@ import argparse
 import json
 import shlex
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
 from tqdm import tqdm
 
 from digit_core import config
-from digit_core.card import CardFacts, library_versions, make_model_card
-from digit_core.data import FLAG_HELD_OUT_FRACTION, MNIST_FILES, ExtraSamples, file_md5, load_extra_folder, load_mnist
+from digit_core.candidate import CandidateSpec, write_candidate
 from digit_core.errors import DigitCoreError
-from digit_core.evaluation import evaluate, save_evaluation_pictures
-from digit_core.hub import download_dataset, parse_dataset_spec
+from digit_core.flags import FLAG_HELD_OUT_FRACTION, load_flag_data
 from digit_core.model import PROFILES
-from digit_core.persistence import save_model
-from digit_core.real_data import PEN_STYLES, UNIPEN_HELD_OUT_SITES, frame_pen_digits, load_pen_digits
-from digit_core.training import STAGES, train_model
+from digit_core.training import STAGES
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,42 +55,33 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not 0.0 <= args.hold_out < 1.0:
         parser.error(f"--hold-out must be at least 0 and below 1; got {args.hold_out}")
-    if args.dry_run:
-        try:
-            extra, _ = _load_extras(args.extra, hold_out=args.hold_out)
-        except DigitCoreError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        print(json.dumps({
-            "added": 0 if extra is None else len(extra.labels),
-            "pending_skipped": 0 if extra is None else extra.pending_skipped,
-            "rejected_skipped": 0 if extra is None else extra.rejected_skipped,
-        }))
-        return 0
-    if args.out is None:
+    if args.out is None and not args.dry_run:
         parser.error("--out is required (or use --dry-run)")
-    command = "python scripts/train.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     try:
-        return _train(args, command)
+        return _dry_run(args) if args.dry_run else _train(args, "python scripts/train.py " + shlex.join(sys.argv[1:] if argv is None else argv))
     except DigitCoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
 
-def _train(args: argparse.Namespace, command: str) -> int:
-    started = time.perf_counter()
-    train = load_mnist("train", folder=args.mnist)
-    test = load_mnist("test", folder=args.mnist)
-    if args.limit:
-        train = train.head(args.limit)
-    if args.test_limit:
-        test = test.head(args.test_limit)
-    print(f"MNIST: {len(train)} training and {len(test)} test images ({args.mnist or 'OpenML'})")
-    extra, extra_sources = _load_extras(args.extra, hold_out=args.hold_out)
-    if extra is not None:
-        extra, _ = extra.split_held_out(args.hold_out)
-    pen, pen_sites = _load_pen(args.pen, limit=args.pen_limit, n_jobs=args.n_jobs, seed=args.seed) if args.pen else (None, [])
+def _dry_run(args: argparse.Namespace) -> int:
+    flags = load_flag_data(args.extra, fraction=args.hold_out) if args.extra else None
+    if flags is not None:
+        for line in flags.report_lines():
+            print(line)
+    accepted = flags.accepted if flags else None
+    print(json.dumps({
+        "added": 0 if accepted is None else len(accepted.labels),
+        "pending_skipped": 0 if accepted is None else accepted.pending_skipped,
+        "rejected_skipped": 0 if accepted is None else accepted.rejected_skipped,
+    }))
+    return 0
 
+
+def _train(args: argparse.Namespace, command: str) -> int:
+    spec = CandidateSpec(profile=args.profile, mnist=args.mnist, extra=list(args.extra), hold_out=args.hold_out, pen=args.pen,
+                         pen_limit=args.pen_limit, limit=args.limit, test_limit=args.test_limit, n_jobs=args.n_jobs,
+                         seed=args.seed, command=command)
     bar = tqdm(total=len(STAGES), desc=f"training {args.profile}", unit="stage", file=sys.stderr)
 
     def on_stage(stage: str, seconds: float) -> None:
@@ -104,114 +89,11 @@ def _train(args: argparse.Namespace, command: str) -> int:
         bar.set_postfix_str(stage)
         tqdm.write(f"stage {stage:<10} {seconds:8.1f} s")
 
-    result = train_model(train, profile=args.profile, extra=extra, drawn=pen, random_state=args.seed, n_jobs=args.n_jobs, on_stage=on_stage)
-    bar.close()
-
-    start = time.perf_counter()
-    evaluation = evaluate(result.model, test)
-    result.seconds["evaluate"] = time.perf_counter() - start
-    print(f"stage {'evaluate':<10} {result.seconds['evaluate']:8.1f} s")
-    print(evaluation.report())
-
-    args.out.mkdir(parents=True, exist_ok=True)
-    model_path = save_model(result.model, args.out / config.MODEL_FILENAME)
-    data_md5 = {}
-    if args.mnist is not None:
-        for name in (*MNIST_FILES["train"], *MNIST_FILES["test"]):
-            if (args.mnist / name).exists():
-                data_md5[name] = file_md5(args.mnist / name)
-    if args.pen is not None:
-        data_md5[args.pen.name] = file_md5(args.pen)
-    profile = result.profile
-    facts = CardFacts(
-        profile=profile.name,
-        description=profile.description,
-        accuracy=evaluation.accuracy,
-        ece=evaluation.ece,
-        n_test=evaluation.n,
-        n_fit=result.n_fit,
-        n_calibration=result.n_calibration,
-        n_extra=result.n_extra,
-        n_support_vectors=result.n_support_vectors,
-        C=profile.C,
-        reduce=f"PCA({profile.pca_components})" if profile.pca_components else "all 392 features",
-        command=command,
-        seconds={stage: round(seconds, 1) for stage, seconds in result.seconds.items()},
-        data_md5=data_md5,
-        n_pen=result.n_drawn,
-        pen_source=f"{args.pen.name}: sites {', '.join(pen_sites)}" if pen is not None else "",
-        pen_held_out=list(UNIPEN_HELD_OUT_SITES) if pen is not None else [],
-        extra_sources=extra_sources,
-        extra_held_out_fraction=args.hold_out if extra_sources else 0.0,
-        versions=library_versions(),
-    )
-    make_model_card(facts).save(args.out / "README.md")
-    save_evaluation_pictures(evaluation, test, args.out)
-    report = {**evaluation.summary(), "profile": profile.name, "seconds": facts.seconds, "n_support_vectors": result.n_support_vectors,
-              "model_bytes": model_path.stat().st_size, "extra_counts": extra.counts() if extra else {}}
-    (args.out / "evaluation.json").write_text(json.dumps(report, indent=2) + "\n")
-    total = time.perf_counter() - started
-    print(f"wrote {model_path} ({model_path.stat().st_size / 1e6:.2f} MB), README.md, evaluation.json, "
-          f"confusion_matrix.png, misclassified.png in {args.out}")
-    print(f"total wall time {total:.1f} s")
+    try:
+        write_candidate(spec, args.out, log=print, on_stage=on_stage)
+    finally:
+        bar.close()
     return 0
-
-
-def _load_pen(path: Path, *, limit: int | None, n_jobs: int, seed: int) -> tuple[ExtraSamples, list[str]]:
-    pen = load_pen_digits(path)
-    training = ~np.isin(pen.sources, UNIPEN_HELD_OUT_SITES)
-    if limit is not None:
-        training &= np.cumsum(training) <= limit
-    training_sites = pen.subset(training)
-    start = time.perf_counter()
-    frames, labels = frame_pen_digits(training_sites, random_state=seed, n_jobs=n_jobs)
-    sites = sorted(set(training_sites.sources))
-    print(f"pen digits: {len(training_sites)} from sites {', '.join(sites)} drawn {len(PEN_STYLES)} ways -> "
-          f"{len(labels)} frames in {time.perf_counter() - start:.1f} s (held out: {', '.join(UNIPEN_HELD_OUT_SITES)})")
-    return ExtraSamples(frames, labels, sources=[str(path)] * len(labels)), sites
-
-
-def _load_extras(specs: list[str], *, hold_out: float) -> tuple[ExtraSamples | None, list[dict]]:
-    """Every accepted sample of the folders and Hub datasets, and what each source gave (for the card)."""
-    if not specs:
-        return None, []
-    parts, described = [], []
-    for spec in specs:
-        if parse_dataset_spec(spec) is not None:
-            snapshot = download_dataset(spec)
-            print(f"Hub dataset {snapshot.repo_id} at revision {snapshot.revision} ({snapshot.folder})")
-            part, where = load_extra_folder(snapshot.folder), {"dataset": snapshot.repo_id, "revision": snapshot.revision}
-        else:
-            part, where = load_extra_folder(spec), {"folder": str(spec)}
-        trained, held = part.split_held_out(hold_out)
-        parts.append(part)
-        described.append({**where, "accepted": len(part.labels), "trained_on": len(trained.labels), "held_out": len(held.labels),
-                        "pending_skipped": part.pending_skipped, "rejected_skipped": part.rejected_skipped})
-    images = np.concatenate([p.images for p in parts])
-    labels = np.concatenate([p.labels for p in parts])
-    # Drop exact duplicates across folders too (same frame, same label).
-    keys = {}
-    for index, (frame, label) in enumerate(zip(images, labels)):
-        keys.setdefault((int(label), np.round(frame * 255).astype(np.uint8).tobytes()), index)
-    keep = sorted(keys.values())
-    sources = [source for p in parts for source in p.sources]
-    merged = ExtraSamples(
-        images=images[keep],
-        labels=labels[keep],
-        sources=[sources[i] for i in keep],
-        skipped=[s for p in parts for s in p.skipped],
-        duplicates=sum(p.duplicates for p in parts) + len(labels) - len(keep),
-        pending_skipped=sum(p.pending_skipped for p in parts),
-        rejected_skipped=sum(p.rejected_skipped for p in parts),
-    )
-    for where, reason in merged.skipped:
-        print(f"skipped {where}: {reason}")
-    counts = ", ".join(f"{digit}: {count}" for digit, count in merged.counts().items())
-    held = len(merged.split_held_out(hold_out)[1].labels)
-    print(f"extra drawings: {len(merged.labels)} added ({counts}), of which {held} are held out of training to compare "
-          f"models on; {merged.duplicates} duplicates dropped, {len(merged.skipped)} skipped; left out until reviewed: "
-          f"{merged.pending_skipped} pending, {merged.rejected_skipped} rejected")
-    return merged, described
 
 
 if __name__ == "__main__":

@@ -94,7 +94,7 @@ def app_server(tmp_path_factory):
     from digit_core.hub import resolve_model
 
     flag_dir = tmp_path_factory.mktemp("flags")
-    from digit_core.screening import FlagGate
+    from digit_core.flags import FlagGate
 
     # Every test shares this server from one address: a rate limit that never bites here (the
     # limit itself is specified in test_app.py on a server of its own).
@@ -111,3 +111,10 @@ def app_server(tmp_path_factory):
     )
     yield url, flag_dir
     demo.close()
+
+
+def pytest_collection_modifyitems(items):
+    """Every test served by the real app (the ``app_server`` fixture starts it) is ``slow``."""
+    for item in items:
+        if "app_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)

@@ -14,7 +14,7 @@ from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
-from digit_core.flagging import read_flags
+from digit_core.flags import read_flags
 from tests.drawing import draw_on_canvas, encode, number_strip
 from web import handlers
 
@@ -166,6 +166,7 @@ def test_a_drawing_the_sketchpad_sends_ahead_by_id_is_read_by_its_change_event(a
     assert top["label"] == "7" and "**7**" in message
 
 
+@pytest.mark.slow
 def test_the_sketchpad_pictures_waiting_for_their_event_stay_within_their_bound():
     """The sketchpad's accept_blobs endpoint is open to anyone: what it keeps is bounded in bytes,
     the oldest dropped first, whatever a stranger sends."""
@@ -262,9 +263,12 @@ def test_a_flag_folder_that_cannot_be_written_is_named_on_the_page_and_in_each_f
     assert status.startswith("Not saved: could not save") and "Not a directory" in status
 
 
+@pytest.mark.slow
 def test_fifty_flags_from_one_client_store_at_most_the_burst_and_none_trains_before_review(starter, mnist_test, tmp_path, capsys):
     import app as digit_app
-    from scripts import train
+    from tests.script_runner import load_script
+
+    train = load_script("train")
 
     flag_dir = tmp_path / "flags"
     demo = digit_app.build_app(starter, flag_dir=flag_dir)  # the configured limit
@@ -374,7 +378,7 @@ def test_a_number_drawn_on_the_canvas_is_read_left_to_right_with_its_boxes(start
 
 
 def test_flagging_a_number_saves_each_digit_with_its_label_or_says_the_count_differs(starter, held_out_pen, tmp_path):
-    from digit_core.screening import FlagGate
+    from digit_core.flags import FlagGate
 
     flag_dir = tmp_path / "flags"
     context = handlers.AppContext.create(starter, flag_dir=flag_dir, flag_gate=FlagGate(burst=100, per_minute=100))

@@ -26,6 +26,7 @@ def test_a_one_pixel_shift_moves_the_centre_of_mass_by_one_pixel(mnist_test):
         assert np.subtract(ndimage.center_of_mass(after), ndimage.center_of_mass(before)) == pytest.approx((1, 0), abs=0.05)
 
 
+@pytest.mark.slow
 def test_parallel_augmentation_equals_serial(mnist_test):
     plan = AugmentationPlan(shifts=((0, 1),), elastic=1)
     serial, _ = augment(mnist_test.images[:50], mnist_test.labels[:50], plan, n_jobs=1, random_state=3)

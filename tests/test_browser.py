@@ -8,10 +8,14 @@ import numpy as np
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from scripts.draw_loop import ACTIONS, CHROMIUM, CHROMIUM_ARGS, NUMBERS, busy_cores, run_rounds
+from tests.script_runner import load_script
+
+_draw_loop = load_script("draw_loop")
+ACTIONS, CHROMIUM, CHROMIUM_ARGS, NUMBERS = _draw_loop.ACTIONS, _draw_loop.CHROMIUM, _draw_loop.CHROMIUM_ARGS, _draw_loop.NUMBERS
+busy_cores, run_rounds = _draw_loop.busy_cores, _draw_loop.run_rounds
 from tests.drawing import encode, number_strip
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +76,7 @@ def test_clearing_the_canvas_leaves_no_stale_answer(page):
 
 
 def test_flagging_a_drawing_saves_it_and_readies_the_canvas(page, app_server):
-    from digit_core.flagging import read_flags
+    from digit_core.flags import read_flags
 
     _, flag_dir = app_server
     before = {sample.id for sample in read_flags(flag_dir)}
@@ -120,7 +124,7 @@ def draw_seventeen(page) -> None:
 
 
 def test_a_number_drawn_with_the_mouse_is_read_and_flagged_by_typing_it(page, app_server):
-    from digit_core.flagging import read_flags
+    from digit_core.flags import read_flags
 
     _, flag_dir = app_server
     before = {sample.id for sample in read_flags(flag_dir)}

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digit_core.data import MNIST_FILES, file_md5, label_from_filename, load_extra_folder, load_mnist_idx, read_idx
+from digit_core.data import MNIST_FILES, file_md5, load_mnist_idx, read_idx
+from digit_core.flags.dataset import label_from_filename, load_extra_folder
 from digit_core.errors import DatasetError, InvalidLabelError
 from tests.drawing import draw_on_canvas
 
@@ -102,7 +103,7 @@ def test_missing_extra_folder_is_named(tmp_path):
 
 
 def test_a_flagged_sample_trains_on_the_frame_that_was_served(tmp_path, mnist_test):
-    from digit_core.flagging import FlagStore
+    from digit_core.flags import FlagStore
 
     # The person corrected what the model saw: say, a digit read off a page with its ruled line
     # removed. Re-framing the stored image would bring the line back.
@@ -119,7 +120,7 @@ def test_a_flagged_sample_trains_on_the_frame_that_was_served(tmp_path, mnist_te
 
 
 def test_a_flag_whose_image_is_missing_is_skipped_by_name(tmp_path, mnist_test):
-    from digit_core.flagging import FlagStore
+    from digit_core.flags import FlagStore
 
     store = FlagStore(tmp_path)
     sample = store.add(draw_on_canvas(mnist_test.images[0], digit_height=250, brush=20), label=7, frame=mnist_test.images[0])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from digit_core.framing import to_mnist_frame
 from digit_core.inference import predict_proba
@@ -11,6 +12,7 @@ from tests.drawing import draw_on_canvas
 N_DIGITS = 1000
 
 
+@pytest.mark.slow
 def test_drawn_digits_are_read_within_half_a_point_of_the_originals(starter_model, mnist_test):
     rng = np.random.default_rng(2026)
     index = rng.choice(len(mnist_test), N_DIGITS, replace=False)

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from skimage.feature import hog
 from sklearn.utils.estimator_checks import estimator_checks_generator
 
-from digit_core.features import Deskew, GradientDirectionFeatures, HogTransformer, gradient_direction_features, hog_batch
+from digit_core.features import Deskew, GradientDirectionFeatures, gradient_direction_features
 
 
 def _contract_checks():
     # Every check of scikit-learn's estimator contract (what parametrize_with_checks runs), less the
     # array-API input check: these transformers work on numpy images and do not claim array-API support.
-    for estimator in (Deskew(), HogTransformer(), GradientDirectionFeatures()):
+    for estimator in (Deskew(), GradientDirectionFeatures()):
         for checked, check in estimator_checks_generator(estimator, legacy=True):
             name = getattr(check, "func", check).__name__
             if name != "check_array_api_input":
@@ -23,26 +22,6 @@ def _contract_checks():
 @pytest.mark.parametrize("estimator, check", list(_contract_checks()))
 def test_transformers_follow_the_scikit_learn_contract(estimator, check):
     check(estimator)
-
-
-@pytest.mark.parametrize("dtype, tolerance", [(np.float64, 1e-7), (np.float32, 1e-5)])
-@pytest.mark.parametrize("cells, block", [((8, 8), (2, 2)), ((4, 4), (2, 2)), ((7, 7), (1, 1))])
-def test_batch_hog_equals_scikit_image_hog_for_every_image(mnist_test, dtype, tolerance, cells, block):
-    images = mnist_test.images[:40].astype(dtype)
-    ours = hog_batch(images, pixels_per_cell=cells, cells_per_block=block)
-    reference = np.stack([hog(image, pixels_per_cell=cells, cells_per_block=block) for image in images])
-    assert ours.dtype == dtype
-    np.testing.assert_allclose(ours, reference, atol=tolerance)
-
-
-def test_hog_energy_moves_to_the_perpendicular_bin_when_the_image_turns_90_degrees():
-    stripes = np.zeros((1, 32, 32))
-    stripes[0, :, ::4] = 1.0  # vertical stripes: horizontal gradients (0 degrees)
-    turned = np.rot90(stripes, axes=(1, 2))
-    options = dict(orientations=4, pixels_per_cell=(8, 8), cells_per_block=(1, 1))
-    energy = hog_batch(stripes, **options).reshape(-1, 4).sum(axis=0)
-    energy_turned = hog_batch(turned, **options).reshape(-1, 4).sum(axis=0)
-    assert energy.argmax() == 0 and energy_turned.argmax() == 2
 
 
 def test_gradient_direction_features_have_8x7x7_non_negative_values(mnist_test):
@@ -73,8 +52,6 @@ def test_transform_refuses_rows_of_another_width(mnist_test):
 @pytest.mark.parametrize(
     "estimator, message",
     [
-        (HogTransformer(orientations=0), "orientations must be a positive integer; got 0"),
-        (HogTransformer(block_norm="L3"), "block_norm must be one of"),
         (GradientDirectionFeatures(grid=0), "grid must be a positive integer; got 0"),
         (Deskew(image_shape=(10, 10)), r"image_shape=\(10, 10\) does not match X with 784 features"),
     ],

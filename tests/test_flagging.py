@@ -14,15 +14,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digit_core.data import load_extra_folder
 from digit_core.errors import FlagStoreError, InvalidImageError, InvalidLabelError
-from digit_core.flagging import FlagStore, read_flags
+from digit_core.flags import FlagStore, load_extra_folder, read_flags
 from digit_core.framing import to_mnist_frame
 from digit_core.reading import read_digits
-from scripts import flags as flags_script
 from tests.conftest import ROOT
 from tests.drawing import draw_on_canvas
 from tests.hub_standin import RecordingHfApi
+from tests.script_runner import load_script
+
+flags_script = load_script("flags")
 
 
 @pytest.fixture(scope="module")
@@ -156,12 +157,12 @@ def test_an_empty_drawing_is_refused_and_nothing_written(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_a_writer_killed_mid_flag_leaves_no_entry_a_reader_takes(tmp_path):
     writer = textwrap.dedent(
         f"""
-        import sys, numpy as np
-        sys.path.insert(0, {str(ROOT)!r})
-        from digit_core.flagging import FlagStore
+        import numpy as np
+        from digit_core.flags import FlagStore
         store = FlagStore({str(tmp_path)!r}, writer="victim")
         image = np.full((300, 300), 255, np.uint8); image[50:250, 140:160] = 0
         print("ready", flush=True)
@@ -170,7 +171,7 @@ def test_a_writer_killed_mid_flag_leaves_no_entry_a_reader_takes(tmp_path):
         """
     )
     for delay in (0.35, 0.6, 0.9):
-        process = subprocess.Popen([sys.executable, "-c", writer], stdout=subprocess.PIPE, text=True)
+        process = subprocess.Popen([sys.executable, "-c", writer], stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
         assert process.stdout.readline().strip() == "ready"
         time.sleep(delay)
         os.kill(process.pid, signal.SIGKILL)
@@ -239,7 +240,7 @@ def test_review_shows_the_suspicious_first_and_accepts_or_rejects_by_id_or_in_bu
 
 
 def test_train_dry_run_counts_what_review_left_out(tmp_path, drawings, capsys):
-    from scripts import train
+    train = load_script("train")
 
     store = FlagStore(tmp_path / "flags")
     ids = [store.add(image, label=label) for image, label in drawings[:5]]
@@ -264,8 +265,9 @@ def slashed_zero(rng: np.random.Generator) -> Image.Image:
     return image
 
 
+@pytest.mark.slow
 def test_flagged_style_is_learned_by_the_next_model(tmp_path, mnist_dir, small_model):
-    from scripts import train
+    train = load_script("train")
 
     rng = np.random.default_rng(4)
     flagged = [slashed_zero(rng) for _ in range(30)]

@@ -15,9 +15,11 @@ import pytest
 
 from digit_core.config import STARTER_MODEL_PATH
 from digit_core.hub import resolve_model
-from scripts import push_to_hub
 from tests.conftest import ROOT
 from tests.hub_standin import RecordingHfApi
+from tests.script_runner import load_script
+
+push_to_hub = load_script("push_to_hub")
 
 REPO = "someone/digit-svc"
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -62,12 +64,14 @@ def hub_cache(tmp_path):
     return cache
 
 
+@pytest.mark.slow
 def test_pinned_hub_model_is_read_from_the_cache_offline(hub_cache):
     loaded = resolve_offline(hub_cache, DIGIT_MODEL_REPO=REPO, DIGIT_MODEL_REVISION=COMMIT)
     assert loaded["source"] == "hub" and loaded["location"] == f"{REPO}@{COMMIT}"
     assert loaded["notices"] == [] and loaded["accuracy"] > 0.99
 
 
+@pytest.mark.slow
 def test_missing_pinned_revision_falls_back_to_the_starter_with_a_notice(hub_cache):
     missing = "f" * 40
     loaded = resolve_offline(hub_cache, DIGIT_MODEL_REPO=REPO, DIGIT_MODEL_REVISION=missing)
@@ -75,6 +79,7 @@ def test_missing_pinned_revision_falls_back_to_the_starter_with_a_notice(hub_cac
     assert missing in loaded["notices"][0] and "starter" in loaded["notices"][-1]
 
 
+@pytest.mark.slow
 def test_local_model_path_wins_over_the_hub(hub_cache):
     loaded = resolve_offline(hub_cache, DIGIT_MODEL_PATH=str(STARTER_MODEL_PATH), DIGIT_MODEL_REPO=REPO)
     assert loaded["source"] == "local"

@@ -20,19 +20,21 @@ from huggingface_hub import constants
 
 from digit_core.config import STARTER_MODEL_PATH
 from digit_core.errors import DatasetError
-from digit_core.flagging import FlagStore
+from digit_core.flags import FlagStore
 from digit_core.framing import to_mnist_frame
 from digit_core.hub import PROMOTED_TAG, ModelFollower, download_dataset, parse_dataset_spec, resolve_model
 from digit_core.persistence import load_model
 from digit_core.promotion import PromotionReport, SetComparison
 from digit_core.reading import read_digits
-from digit_core.real_data import UNIPEN_HELD_OUT_SITES, write_pen_set
+from digit_core.real_data import UNIPEN_HELD_OUT_SITES
 from digit_core.strokes import draw_strokes
 from PIL import Image
-from scripts import flags as flags_script
-from scripts import loop, promote, train
 from tests.conftest import ROOT
 from tests.hub_standin import RecordingHfApi
+from tests.script_runner import load_script
+
+flags_script, loop, promote, train = (load_script(name) for name in ("flags", "loop", "promote", "train"))
+write_pen_set = load_script("evaluate").write_pen_set
 from web import handlers
 
 MODELS = "someone/digit-svc"
@@ -62,6 +64,7 @@ def train_candidate(mnist_dir, out, dataset: str, limit: int) -> None:
     assert train.main(argv) == 0
 
 
+@pytest.mark.slow
 def test_flags_become_a_promoted_model_that_the_app_swaps_to(tmp_path, offline_hub, mnist_dir, pen, capsys):
     api = offline_hub
     # 1. People flag drawings; the store's CommitScheduler pushes them to the Hub dataset.
@@ -144,6 +147,7 @@ def test_promotion_allows_noise_within_the_tolerance_and_one_image_on_a_small_se
     assert not report.refused
 
 
+@pytest.mark.slow
 def test_swapping_models_under_20_clients_fails_no_request_and_mixes_no_models(tmp_path, small_model, starter_model, mnist_test):
     """Every answer is exactly one whole model's answer, while the served model changes underneath."""
     import app as digit_app
@@ -218,6 +222,7 @@ def test_a_follower_that_cannot_reach_the_hub_keeps_the_served_model(offline_hub
     assert follower.check() is None and swaps == [] and follower.current == "a" * 40
 
 
+@pytest.mark.slow
 def test_python_app_py_following_the_promoted_tag_serves_it_from_the_cache_offline(tmp_path, offline_hub):
     """`DIGIT_MODEL_FOLLOW=1 python app.py`, with the Hub out of reach: the promoted model from the cache."""
     import os

@@ -32,6 +32,7 @@ def test_unknown_profile_is_named():
         make_pipeline("tiny")
 
 
+@pytest.mark.slow
 def test_accelerated_svc_converts_to_plain_scikit_learn_with_the_same_decisions(mnist_train, mnist_test):
     X = mnist_train.images[:1500].reshape(1500, -1)
     accelerated = make_pipeline("compact", accelerated=True).fit(X, mnist_train.labels[:1500])
@@ -41,6 +42,7 @@ def test_accelerated_svc_converts_to_plain_scikit_learn_with_the_same_decisions(
     np.testing.assert_allclose(accelerated.decision_function(mnist_test.images[:200].reshape(200, -1)), before, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_small_model_reads_mnist_and_its_probabilities_are_calibrated(small_model, mnist_test):
     evaluation = evaluate(small_model, mnist_test.head(2000))
     assert evaluation.accuracy > 0.97

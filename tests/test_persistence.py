@@ -22,6 +22,7 @@ from digit_core.persistence import load_model, save_model
 from tests.conftest import ROOT
 
 
+@pytest.mark.slow
 def test_save_then_load_gives_identical_predictions(small_model, mnist_test, tmp_path):
     frames = mnist_test.images[:300]
     loaded = load_model(save_model(small_model, tmp_path / "model.skops"))
@@ -60,6 +61,7 @@ def test_missing_and_corrupt_files_are_named(tmp_path):
         load_model(pickled)
 
 
+@pytest.mark.slow
 def test_saved_model_loads_and_predicts_without_scikit_learn_intelex(mnist_test):
     script = textwrap.dedent(
         f"""

@@ -21,6 +21,7 @@ def _truth(mnist_test, indices) -> str:
     return "".join(str(int(mnist_test.labels[i])) for i in indices)
 
 
+@pytest.mark.slow
 def test_scanned_single_digits_are_read_within_one_point_of_mnist(starter_model, mnist_test):
     rng = np.random.default_rng(5)
     index = rng.choice(len(mnist_test), 300, replace=False)
@@ -37,6 +38,7 @@ def test_scanned_single_digits_are_read_within_one_point_of_mnist(starter_model,
     assert scanned_accuracy >= mnist_accuracy - 0.01
 
 
+@pytest.mark.slow
 def test_numbers_of_two_to_six_digits_are_read_exactly(starter_model, mnist_test):
     rng = np.random.default_rng(11)
     exact = digits_right = digits_total = 0

@@ -74,6 +74,7 @@ def test_every_cheque_digit_crop_gives_a_digit(cheques):
         assert frame.max() == pytest.approx(1.0)
 
 
+@pytest.mark.slow
 def test_cheque_digit_crops_are_read_at_least_as_well_as_the_textbook_framing(starter_model, held_out_cheques):
     crops = _crops(held_out_cheques, 500)
     frames = np.stack([to_mnist_frame(crop) for crop, _ in crops])
@@ -161,6 +162,7 @@ def test_a_blocky_upscaled_binary_scan_reads_like_the_pen_digit(starter_model, h
 # --- the model on writers it never saw ------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("height", "brush", "bar"),
     [
@@ -198,6 +200,7 @@ def test_a_slashed_zero_reads_zero(starter_model, held_out_pen):
 # --- numbers on real cheques -----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_cheque_amounts_of_held_out_documents_are_read(starter_model, held_out_cheques):
     from digit_core.real_data import LabelledSet
 
@@ -220,6 +223,7 @@ def _pairs_of_zeros(model, pen, gap):
     return read
 
 
+@pytest.mark.slow
 def test_touching_zeros_are_cut_where_they_meet(starter_model, held_out_pen):
     # "00" written fast: the second ring runs into the first. A cut at the thinnest column goes
     # through a ring (two strokes thin), not through the join (where both rings' sides meet).
@@ -343,7 +347,9 @@ def test_pen_strokes_are_drawn_as_the_sketchpad_sends_them(held_out_pen):
 
 
 def test_a_pen_set_is_written_as_canvas_pngs_with_their_labels(held_out_pen, tmp_path):
-    from digit_core.real_data import write_pen_set
+    from tests.script_runner import load_script
+
+    write_pen_set = load_script("evaluate").write_pen_set
 
     few = held_out_pen.subset(np.arange(len(held_out_pen)) < 5)
     written = write_pen_set(few, tmp_path / "pen")

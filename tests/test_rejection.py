@@ -23,15 +23,18 @@ def test_every_shipped_hershey_font_has_a_glyph_of_strokes_for_each_printable_ch
     assert letter and all(stroke.ndim == 2 and stroke.shape[1] == 2 for stroke in letter)
 
 
+@pytest.mark.slow
 def test_letters_in_fonts_never_trained_on_are_mostly_answered_not_a_digit(starter_model):
     letters = letter_drawings(letters="AEFHKMNRTUVWXYaefhkmnrtuvwxy")  # no letter written like a digit
     assert rejection_rate(starter_model, letters) >= 0.8
 
 
+@pytest.mark.slow
 def test_scribbles_are_mostly_answered_not_a_digit(starter_model):
     assert rejection_rate(starter_model, scribble_drawings(100, random_state=7)) >= 0.75
 
 
+@pytest.mark.slow
 def test_other_writers_digits_are_hardly_ever_answered_not_a_digit(starter_model, held_out_pen):
     rng = np.random.default_rng(11)
     drawings = [
@@ -52,7 +55,9 @@ def test_a_letter_drawn_in_the_app_is_answered_as_such_and_not_as_a_sure_digit(s
 
 
 def test_predict_json_says_not_a_digit_for_a_letter_and_reads_a_digit(tmp_path, capsys, held_out_pen):
-    from scripts import predict
+    from tests.script_runner import load_script
+
+    predict = load_script("predict")
 
     letter, digit = tmp_path / "letter.png", tmp_path / "digit.png"
     Image.fromarray(letter_drawings(letters="W")[0], "RGBA").save(letter)

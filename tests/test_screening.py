@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from digit_core.errors import RateLimitedError
-from digit_core.screening import FlagGate, client_key
+from digit_core.flags import FlagGate, client_key
 
 
 class Clock:

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
+from skimage.feature import hog as skimage_hog
 
 from digit_core.card import read_card_facts
 from digit_core.data import file_md5
 from digit_core.persistence import load_model
-from scripts import benchmark, evaluate, flags, predict, push_to_hub, train
 from tests.conftest import ROOT
 from tests.drawing import draw_on_canvas, encode, number_strip
+from tests.script_runner import load_script
+
+benchmark, evaluate, flags, predict, push_to_hub, train = (
+    load_script(name) for name in ("benchmark", "evaluate", "flags", "predict", "push_to_hub", "train")
+)
 
 
 @pytest.fixture(scope="module")
@@ -22,6 +28,7 @@ def trained(tmp_path_factory, mnist_dir):
     return out
 
 
+@pytest.mark.slow
 def test_train_writes_model_card_report_and_pictures(trained, capsys):
     for name in ("model.skops", "README.md", "evaluation.json", "confusion_matrix.png", "misclassified.png"):
         assert (trained / name).is_file(), name
@@ -34,6 +41,7 @@ def test_train_writes_model_card_report_and_pictures(trained, capsys):
     load_model(trained / "model.skops")
 
 
+@pytest.mark.slow
 def test_train_with_pen_digits_credits_them_in_the_card_with_their_checksum(mnist_dir, tmp_path, capsys):
     pen = ROOT.parent / "shared" / "real" / "unipen_dev.npz"
     argv = ["--mnist", str(mnist_dir), "--pen", str(pen), "--pen-limit", "200", "--out", str(tmp_path),
@@ -48,6 +56,7 @@ def test_train_with_pen_digits_credits_them_in_the_card_with_their_checksum(mnis
     assert "UNIPEN" in card and "CC BY 4.0" in card and "400 canvas drawings of real" in card
 
 
+@pytest.mark.slow
 def test_train_prints_the_wall_time_of_each_stage(mnist_dir, tmp_path, capsys):
     train.main(["--mnist", str(mnist_dir), "--out", str(tmp_path), "--limit", "600", "--test-limit", "100", "--n-jobs", "1"])
     out = capsys.readouterr().out
@@ -60,6 +69,7 @@ def test_train_with_a_missing_mnist_folder_says_so(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_evaluate_ends_with_a_json_line(trained, mnist_dir, tmp_path, capsys):
     argv = ["--model", str(trained / "model.skops"), "--mnist", str(mnist_dir), "--limit", "300", "--canvas", "40", "--out", str(tmp_path)]
     assert evaluate.main(argv) == 0
@@ -72,11 +82,11 @@ def test_evaluate_ends_with_a_json_line(trained, mnist_dir, tmp_path, capsys):
 
 
 def test_evaluate_a_labelled_set_prints_accuracy_recall_and_the_baseline_and_draws_the_misreadings(tmp_path, capsys):
-    from digit_core.real_data import LabelledSet, load_labelled_set, write_crop_set
+    from digit_core.real_data import LabelledSet, load_labelled_set
 
     cheques = load_labelled_set(ROOT.parent / "shared" / "real" / "orand_car_a_train")
     amounts = LabelledSet(cheques.folder, cheques.items[:6])
-    crops = write_crop_set(amounts, tmp_path / "crops")
+    crops = evaluate.write_crop_set(amounts, tmp_path / "crops")
     numbers = tmp_path / "numbers"
     numbers.mkdir()
     (numbers / "labels.csv").write_text(
@@ -123,13 +133,12 @@ def test_every_script_has_help_and_is_in_the_readme(script, capsys):
         script.main(["--help"])
     assert exit_info.value.code == 0
     assert "usage:" in capsys.readouterr().out
-    name = script.__name__.split(".")[-1]
+    name = script.__name__.removeprefix("scripts_")
     assert f"scripts/{name}.py" in (ROOT / "README.md").read_text()
 
 
+@pytest.mark.slow
 def test_benchmark_prints_every_figure_as_json(mnist_dir, capsys):
-    from scripts import benchmark
-
     argv = ["--mnist", str(mnist_dir), "--single", "30", "--batch", "200", "--train", "200", "--app", "--clients", "2", "--requests", "2"]
     assert benchmark.main(argv) == 0
     figures = json.loads(capsys.readouterr().out)
@@ -139,3 +148,23 @@ def test_benchmark_prints_every_figure_as_json(mnist_dir, capsys):
     assert figures["preprocessing_vs_seed"]["rows_after_augmentation"] == 200 * 11
     assert figures["app"]["errors"] == 0 and figures["app"]["cold_start_seconds"] > 0
     assert figures["peak_memory_megabytes"] > 0
+
+
+@pytest.mark.parametrize("dtype, tolerance", [(np.float64, 1e-7), (np.float32, 1e-5)])
+@pytest.mark.parametrize("cells, block", [((8, 8), (2, 2)), ((4, 4), (2, 2)), ((7, 7), (1, 1))])
+def test_benchmark_batch_hog_equals_scikit_image_hog_for_every_image(mnist_test, dtype, tolerance, cells, block):
+    images = mnist_test.images[:40].astype(dtype)
+    ours = benchmark.hog_batch(images, pixels_per_cell=cells, cells_per_block=block)
+    reference = np.stack([skimage_hog(image, pixels_per_cell=cells, cells_per_block=block) for image in images])
+    assert ours.dtype == dtype
+    np.testing.assert_allclose(ours, reference, atol=tolerance)
+
+
+def test_benchmark_hog_energy_moves_to_the_perpendicular_bin_when_the_image_turns_90_degrees():
+    stripes = np.zeros((1, 32, 32))
+    stripes[0, :, ::4] = 1.0  # vertical stripes: horizontal gradients (0 degrees)
+    turned = np.rot90(stripes, axes=(1, 2))
+    options = dict(orientations=4, pixels_per_cell=(8, 8), cells_per_block=(1, 1))
+    energy = benchmark.hog_batch(stripes, **options).reshape(-1, 4).sum(axis=0)
+    energy_turned = benchmark.hog_batch(turned, **options).reshape(-1, 4).sum(axis=0)
+    assert energy.argmax() == 0 and energy_turned.argmax() == 2

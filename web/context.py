@@ -7,9 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from digit_core import config
-from digit_core.flagging import FlagStore
+from digit_core.flags import FlagGate, FlagStore
 from digit_core.hub import LoadedModel
-from digit_core.screening import FlagGate
 
 from .gradio_workarounds import DrawingBlobs
 

@@ -18,7 +18,7 @@ from PIL import Image
 
 from digit_core import config
 from digit_core.errors import DigitCoreError, InvalidImageError, InvalidLabelError, NoDigitFoundError, NotADigitError
-from digit_core.flagging import validate_label
+from digit_core.flags import validate_label
 from digit_core.images import ACCEPTED_FORMATS, open_image
 from digit_core.reading import read_digits
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from digit_core import config
-from digit_core.screening import client_key
+from digit_core.flags import client_key
 
 __all__ = ["client_of"]
 

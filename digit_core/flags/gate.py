@@ -1,10 +1,12 @@
-"""Who may flag how often, and which flags a person should look at first.
+"""The gate between a stranger's flag and the next model: rate limits, screening, and review.
 
 A public link lets anyone flag. :class:`FlagGate` keeps the next model out of one stranger's hands:
 a per-client rate limit (a token bucket: a burst, then a steady rate) and automatic screening that
 marks a flag *suspicious* when the model was very sure of another digit, or when the same client
 sent many near-identical drawings. Every flag is stored as pending anyway
-(:mod:`digit_core.flagging`); screening only decides what a reviewer sees first.
+(:mod:`digit_core.flags.store`); screening only decides what a reviewer sees first. The review
+helpers (:func:`review_order`, :func:`select`, :func:`summarise`, :func:`contact_sheet`) are what
+``scripts/flags.py`` prints and decides with.
 """
 
 from __future__ import annotations
@@ -12,16 +14,33 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable
 
 import numpy as np
+from PIL import Image
 
-from . import config
-from .errors import RateLimitedError
-from .reading import a_digit
+from .. import config
+from ..errors import DigitCoreError, FlagNotFoundError, RateLimitedError
+from ..evaluation import gallery_image
+from ..framing import FRAME_SIZE, to_mnist_frame
+from ..images import open_image
+from ..reading import a_digit
+from .record import STATUSES, FlaggedSample
 
-__all__ = ["FlagGate", "client_key", "SURE_OF_ANOTHER", "NEAR_IDENTICAL"]
+__all__ = [
+    "FlagGate",
+    "client_key",
+    "SURE_OF_ANOTHER",
+    "NEAR_IDENTICAL",
+    "NEAR_IDENTICAL_COUNT",
+    "SELECTORS",
+    "status_counts",
+    "review_order",
+    "select",
+    "summarise",
+    "contact_sheet",
+]
 
 #: A correction is suspicious when the model gave the digit it read at least this probability...
 SURE_OF_ANOTHER = 0.98
@@ -29,6 +48,9 @@ SURE_OF_ANOTHER = 0.98
 #: ``NEAR_IDENTICAL_COUNT`` recent flags of the same client with the same label.
 NEAR_IDENTICAL = 0.04
 NEAR_IDENTICAL_COUNT = 2
+#: Bulk selectors for review decisions; each picks among pending samples only.
+SELECTORS = ("all", "suspicious", "unsuspicious")
+
 
 def client_key(address: str | None, *, username: str | None = None) -> str:
     """An anonymous key for whoever sent a request: a salted hash (``config.CLIENT_SALT``), 16 hex
@@ -139,3 +161,71 @@ class FlagGate:
         table[client] = value
         while len(table) > self.max_clients:
             table.popitem(last=False)
+
+
+def status_counts(samples: list[FlaggedSample]) -> dict[str, int]:
+    """``{"pending": n, "accepted": n, "rejected": n}``."""
+    counts = Counter(sample.status for sample in samples)
+    return {status: counts.get(status, 0) for status in STATUSES}
+
+
+def review_order(samples: list[FlaggedSample]) -> list[FlaggedSample]:
+    """Pending samples, the suspicious first, oldest first within each group."""
+    pending = [s for s in samples if s.status == "pending"]
+    return sorted(pending, key=lambda s: (not s.suspicion, s.metadata.get("timestamp", "")))
+
+
+def select(samples: list[FlaggedSample], selectors: list[str]) -> list[str]:
+    """Sample ids for ids, unique id prefixes or bulk selectors (:data:`SELECTORS`), each once.
+
+    Raises
+    ------
+    FlagNotFoundError
+        An id matches no sample or more than one.
+    """
+    pending = [s for s in samples if s.status == "pending"]
+    bulk = {
+        "all": [s.id for s in pending],
+        "suspicious": [s.id for s in pending if s.suspicion],
+        "unsuspicious": [s.id for s in pending if not s.suspicion],
+    }
+    chosen: list[str] = []
+    for selector in selectors:
+        if selector in bulk:
+            chosen += bulk[selector]
+            continue
+        matches = [s.id for s in samples if s.id.startswith(selector.lower())]
+        if len(matches) != 1:
+            found = "no sample" if not matches else f"{len(matches)} samples"
+            raise FlagNotFoundError(f"id {selector!r} matches {found}; give more of the id, or one of {', '.join(SELECTORS)}.")
+        chosen += matches
+    return list(dict.fromkeys(chosen))
+
+
+def summarise(samples: list[FlaggedSample]) -> dict:
+    """Counts by status, the number of samples, per label, per verdict, and the misread pairs
+    (``"read->was"``, most frequent first)."""
+    labels = Counter(s.label for s in samples)
+    pairs = Counter(f"{s.metadata.get('predicted')}->{s.label}" for s in samples if s.metadata.get("verdict") == "wrong")
+    return {
+        **status_counts(samples),
+        "samples": len(samples),
+        "per_label": {str(d): labels.get(d, 0) for d in range(10)},
+        "verdicts": dict(Counter(s.metadata.get("verdict", "wrong") for s in samples)),
+        "wrong_pairs": dict(pairs.most_common()),
+    }
+
+
+def contact_sheet(samples: list[FlaggedSample]) -> Image.Image:
+    """The samples' frames in a grid, each with its label and the digit the model read, in order."""
+    frames = np.stack([_review_frame(s) for s in samples])
+    predicted = np.array([s.metadata.get("predicted") if s.metadata.get("predicted") is not None else -1 for s in samples])
+    return gallery_image(frames, np.array([s.label for s in samples]), predicted, limit=len(samples))
+
+
+def _review_frame(sample: FlaggedSample) -> np.ndarray:
+    try:
+        stored = sample.served_frame()
+        return stored if stored is not None else to_mnist_frame(open_image(sample.path))
+    except (DigitCoreError, ValueError):
+        return np.zeros((FRAME_SIZE, FRAME_SIZE), dtype=np.float32)
