@@ -7,12 +7,16 @@
 - :func:`sweep_upload_cache`: Gradio's ``delete_cache`` task can end for good in a burst of uploads
   ("Set changed size during iteration").
 - :func:`returning_memory`: glibc keeps the memory of a large decoded image in per-thread arenas.
+- :class:`RequestSizeLimit`: Gradio bounds each uploaded file (``max_file_size``, gradio-app/gradio#7825)
+  only once it has been written, and takes up to 1,000 files in one upload and JSON bodies of any size.
+- :func:`limit_pending_calls`: Gradio's queue has one bound (``max_size``) for everyone together.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import json
 import threading
 import time
 from collections import OrderedDict
@@ -21,8 +25,19 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import gradio as gr
+from fastapi import HTTPException
+from starlette.datastructures import Headers
 
-__all__ = ["Page", "on_page", "DrawingBlobs", "returning_memory", "sweep_upload_cache"]
+__all__ = [
+    "Page",
+    "on_page",
+    "DrawingBlobs",
+    "returning_memory",
+    "sweep_upload_cache",
+    "RequestSizeLimit",
+    "app_limits",
+    "limit_pending_calls",
+]
 
 
 class Page:
@@ -153,3 +168,98 @@ def sweep_upload_cache(demo: gr.Blocks, *, every: float, age: float, stop: threa
                 except OSError:
                     continue
 
+
+
+class _TooLarge(Exception):
+    """A body sent without a declared length grew past the limit."""
+
+
+class RequestSizeLimit:
+    """ASGI middleware: refuse a request whose body is larger than ``max_bytes`` with a 413 whose
+    ``detail`` names the limit: by its declared ``Content-Length`` before any of it is read, or,
+    sent without one (chunked), as soon as what arrived passes the limit.
+
+    Gradio checks an uploaded file's size only after writing it to disk, accepts up to 1,000 files in
+    one upload, and reads JSON bodies of any size into memory (FastAPI's own ``max_body_size``
+    refuses them too, but its plain "Content Too Large" would replace this message).
+    """
+
+    def __init__(self, app, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length")
+        if declared is not None:
+            if declared.strip().isdigit() and int(declared) > self.max_bytes:
+                await self._refuse(f"This request is {int(declared) / 2**20:.1f} MB", send)
+                return
+            await self.app(scope, receive, send)
+            return
+        await self._counted(scope, receive, send)
+
+    async def _counted(self, scope, receive, send) -> None:
+        received, started = 0, False
+
+        async def counting_receive():
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:
+                raise _TooLarge
+            return message
+
+        async def noting_send(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, noting_send)
+        except _TooLarge:
+            if started:
+                raise
+            await self._refuse("This request is too large", send)
+
+    async def _refuse(self, what: str, send) -> None:
+        limit_mb = self.max_bytes / 2**20
+        detail = f"{what}; the limit is {limit_mb:.0f} MB a request (one image of at most {limit_mb - 1:.0f} MB). Send one smaller image at a time."
+        body = json.dumps({"detail": detail, "error": detail}).encode()
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), (b"connection", b"close")]
+        await send({"type": "http.response.start", "status": 413, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+def app_limits(max_bytes: int) -> dict:
+    """The ``app_kwargs`` for ``launch`` that bound every request's body at ``max_bytes``
+    (:class:`RequestSizeLimit`)."""
+    from starlette.middleware import Middleware
+
+    return {"middleware": [Middleware(RequestSizeLimit, max_bytes=max_bytes)]}
+
+
+def limit_pending_calls(demo: gr.Blocks, pending) -> None:
+    """Refuse a call to ``demo``'s queue (page events, the API and MCP tools alike) when
+    ``pending.refusal`` says so: HTTP 429 with its message, which the page shows and the client
+    libraries raise. ``pending`` is a :class:`web.people.PendingCalls`. Call after ``demo.queue()``.
+
+    Gradio's queue has no bound per person: its ``max_size`` is shared, so one person posting many
+    calls at once filled it and everyone else got "Queue is full". This wraps the queue's ``push``.
+    """
+    queue = demo._queue
+    push = queue.push
+
+    async def push_if_admitted(body, request, username):
+        client = getattr(request, "client", None)
+        refusal = pending.refusal(client, username, list(queue.event_ids_to_events.values()))
+        if refusal:
+            raise HTTPException(status_code=429, detail=refusal)
+        try:
+            return await push(body=body, request=request, username=username)
+        finally:
+            pending.done_admitting(client, username)
+
+    queue.push = push_if_admitted
