@@ -100,9 +100,9 @@ FLAGS_PER_MINUTE = float(os.environ.get("DIGIT_FLAGS_PER_MINUTE", "6"))
 CLIENT_SALT: str = _env_str("DIGIT_CLIENT_SALT") or os.urandom(16).hex()
 #: The proxies whose ``X-Forwarded-For`` is believed (``FORWARDED_ALLOW_IPS``, uvicorn's own setting:
 #: addresses or networks, comma-separated; ``*`` is refused). A person is the address the nearest
-#: untrusted hop was seen from, which uvicorn resolves into ``request.client.host``. Default: this
-#: machine (``127.0.0.1,::1``: the MCP server calls the app through it), and on a Hugging Face Space
-#: (``SPACE_ID`` set) also its proxy's private network ``10.0.0.0/8``.
+#: untrusted hop was seen from, which uvicorn resolves into ``request.client.host``. This machine
+#: (``127.0.0.1,::1``: the MCP server calls the app through it) is always added; on a Hugging Face
+#: Space (``SPACE_ID`` set) the default also has its proxy's private network ``10.0.0.0/8``.
 TRUSTED_PROXIES: str = _env_str("FORWARDED_ALLOW_IPS") or ("10.0.0.0/8,127.0.0.1,::1" if _env_str("SPACE_ID") else "127.0.0.1,::1")
 #: A request's body may be at most this large (bytes): one upload of ``MAX_UPLOAD_BYTES`` and its
 #: multipart framing. Larger requests are refused before their body is read.

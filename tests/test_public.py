@@ -97,7 +97,7 @@ def raw_request_head(port: int, head: str, *, source: str = "127.0.0.2") -> str:
 
 
 def test_trusted_proxies_refuse_a_wildcard():
-    assert trusted_proxies("10.0.0.0/8, 127.0.0.1") == "10.0.0.0/8, 127.0.0.1"
+    assert trusted_proxies("10.0.0.0/8, 127.0.0.1") == "10.0.0.0/8,127.0.0.1,::1"  # this machine: the MCP server's calls
     with pytest.raises(ValueError, match=r"FORWARDED_ALLOW_IPS='\*'.*Name the proxy's addresses"):
         trusted_proxies("*")
 
@@ -149,6 +149,32 @@ def test_one_person_flooding_flags_with_fake_forwarded_addresses_keeps_one_budge
         answers = [call(client, public.url, "flag", [own, 7], headers=headers) for _ in range(3)]
         assert all(status == 200 and "event: complete" in text for status, text in answers), answers
     assert len(read_flags(public.flag_dir)) - before == flooded + 6
+
+
+def test_an_mcp_caller_is_the_address_the_proxy_saw_not_the_one_they_wrote(public, seven_png):
+    import asyncio
+    import base64
+
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamable_http_client
+
+    from digit_core.screening import client_key
+
+    image = "data:image/png;base64," + base64.b64encode(seven_png).decode()
+
+    async def flag(source: str, headers: dict) -> None:
+        http = httpx.AsyncClient(transport=httpx.AsyncHTTPTransport(local_address=source), headers=headers, timeout=60)
+        async with http, streamable_http_client(f"{public.url}/gradio_api/mcp/", http_client=http) as (read, write, _):
+            async with ClientSession(read, write) as session:
+                await session.initialize()
+                answer = await session.call_tool("flag_digit", {"image": image, "digit": 7})
+                assert not answer.isError, answer
+
+    before = {s.id for s in read_flags(public.flag_dir)}
+    asyncio.run(flag(PROXY, through_proxy("192.0.2.10", written="198.18.0.1")))
+    asyncio.run(flag("127.0.0.8", {"x-forwarded-for": "192.0.2.10"}))
+    clients = sorted(s.metadata["client"] for s in read_flags(public.flag_dir) if s.id not in before)
+    assert clients == sorted([client_key("192.0.2.10"), client_key("127.0.0.8")])
 
 
 def test_oversized_requests_are_refused_before_their_body_is_read_naming_the_limit(public):

@@ -10,6 +10,8 @@
 - :class:`RequestSizeLimit`: Gradio bounds each uploaded file (``max_file_size``, gradio-app/gradio#7825)
   only once it has been written, and takes up to 1,000 files in one upload and JSON bodies of any size.
 - :func:`limit_pending_calls`: Gradio's queue has one bound (``max_size``) for everyone together.
+- :class:`McpCallerAddress`: Gradio's MCP server runs a tool by calling the app again from this
+  machine, with the caller's headers copied, so the caller's own ``X-Forwarded-For`` would name them.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ __all__ = [
     "returning_memory",
     "sweep_upload_cache",
     "RequestSizeLimit",
+    "McpCallerAddress",
     "app_limits",
     "limit_pending_calls",
 ]
@@ -233,12 +236,34 @@ class RequestSizeLimit:
         await send({"type": "http.response.body", "body": body})
 
 
+class McpCallerAddress:
+    """ASGI middleware: an MCP request's ``X-Forwarded-For`` becomes the one address uvicorn resolved
+    for its caller (``scope["client"]``), whatever the caller wrote there.
+
+    Gradio's MCP server runs a queued tool by calling the app again through its own HTTP client, from
+    this machine (127.0.0.1, trusted as a proxy), with the MCP request's headers copied. Without this,
+    that second request's person would be whatever the caller wrote into ``X-Forwarded-For`` (or,
+    without the header, this machine: every MCP caller one person). No upstream issue found.
+    """
+
+    def __init__(self, app, path: str = "/gradio_api/mcp"):
+        self.app = app
+        self.path = path
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and scope.get("client") and scope.get("path", "").startswith(self.path):
+            headers = [(name, value) for name, value in scope["headers"] if name != b"x-forwarded-for"]
+            headers.append((b"x-forwarded-for", str(scope["client"][0]).encode("latin-1")))
+            scope = {**scope, "headers": headers}
+        await self.app(scope, receive, send)
+
+
 def app_limits(max_bytes: int) -> dict:
-    """The ``app_kwargs`` for ``launch`` that bound every request's body at ``max_bytes``
-    (:class:`RequestSizeLimit`)."""
+    """The ``app_kwargs`` for ``launch``: every request's body bounded at ``max_bytes``
+    (:class:`RequestSizeLimit`), MCP callers named by their own address (:class:`McpCallerAddress`)."""
     from starlette.middleware import Middleware
 
-    return {"middleware": [Middleware(RequestSizeLimit, max_bytes=max_bytes)]}
+    return {"middleware": [Middleware(RequestSizeLimit, max_bytes=max_bytes), Middleware(McpCallerAddress)]}
 
 
 def limit_pending_calls(demo: gr.Blocks, pending) -> None:

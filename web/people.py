@@ -46,20 +46,25 @@ def client_of(request: gr.Request | None) -> str:
     return person_of(getattr(request, "client", None), getattr(request, "username", None))
 
 
+#: This machine: Gradio's MCP server calls the app through it (see ``McpCallerAddress``).
+LOOPBACK = ("127.0.0.1", "::1")
+
+
 def trusted_proxies(value: str = config.TRUSTED_PROXIES) -> str:
-    """The proxies uvicorn may believe (``FORWARDED_ALLOW_IPS``), checked.
+    """The proxies uvicorn may believe (``FORWARDED_ALLOW_IPS``), checked, with this machine added.
 
     Raises
     ------
     ValueError
         For ``*``: every client could then name itself in ``X-Forwarded-For``.
     """
-    if "*" in (part.strip() for part in value.split(",")):
+    parts = [part.strip() for part in value.split(",") if part.strip()]
+    if "*" in parts:
         raise ValueError(
             f"FORWARDED_ALLOW_IPS={value!r}: '*' would believe the X-Forwarded-For any client writes. "
-            "Name the proxy's addresses or network instead, e.g. FORWARDED_ALLOW_IPS=10.0.0.0/8,127.0.0.1."
+            "Name the proxy's addresses or network instead, e.g. FORWARDED_ALLOW_IPS=10.0.0.0/8."
         )
-    return value
+    return ",".join(parts + [address for address in LOOPBACK if address not in parts])
 
 
 class PendingCalls:
