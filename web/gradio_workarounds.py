@@ -29,6 +29,7 @@ from pathlib import Path
 import gradio as gr
 from fastapi import HTTPException
 from starlette.datastructures import Headers
+from starlette.formparsers import MultiPartException
 
 __all__ = [
     "Page",
@@ -173,8 +174,9 @@ def sweep_upload_cache(demo: gr.Blocks, *, every: float, age: float, stop: threa
 
 
 
-class _TooLarge(Exception):
-    """A body sent without a declared length grew past the limit."""
+class _TooLarge(MultiPartException):
+    """A body sent without a declared length grew past the limit. A ``MultiPartException``, so that
+    Gradio's upload parser deletes the files it had begun writing, as it does for its own errors."""
 
 
 class RequestSizeLimit:
@@ -205,26 +207,32 @@ class RequestSizeLimit:
         await self._counted(scope, receive, send)
 
     async def _counted(self, scope, receive, send) -> None:
-        received, started = 0, False
+        """Pass the body on while counting it; once past the limit, the app's reading fails and,
+        whatever the app answers to that, the answer is this refusal."""
+        received, exceeded, started = 0, False, False
 
         async def counting_receive():
-            nonlocal received
+            nonlocal received, exceeded
             message = await receive()
             received += len(message.get("body", b""))
             if received > self.max_bytes:
-                raise _TooLarge
+                exceeded = True
+                raise _TooLarge("This request is larger than the maximum allowed size")
             return message
 
-        async def noting_send(message):
+        async def answering_send(message):
             nonlocal started
+            if exceeded and not started:
+                return  # replaced by the refusal below
             started = started or message["type"] == "http.response.start"
             await send(message)
 
         try:
-            await self.app(scope, counting_receive, noting_send)
-        except _TooLarge:
-            if started:
+            await self.app(scope, counting_receive, answering_send)
+        except Exception:
+            if not exceeded or started:
                 raise
+        if exceeded and not started:
             await self._refuse("This request is too large", send)
 
     async def _refuse(self, what: str, send) -> None:
