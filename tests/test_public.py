@@ -114,6 +114,20 @@ def test_trusted_proxies_refuse_a_wildcard():
         trusted_proxies("*")
 
 
+def test_bound_handlers_still_ask_gradio_for_the_request():
+    import inspect
+
+    import gradio as gr
+    from gradio.utils import get_type_hints
+
+    from web.handlers import bind, classify_digit, flag_digit, flag_on_page
+
+    for bound, inputs in ((bind(flag_digit, None), ["image", "digit"]), (bind(flag_on_page, None, "wrong"), ["answer", "page"])):
+        assert list(inspect.signature(bound).parameters) == [*inputs, "request"]
+        assert get_type_hints(bound)["request"] is gr.Request  # what Gradio reads to pass the request
+    assert bind(classify_digit, None).__name__ == "classify_digit" and "Args:" in bind(classify_digit, None).__doc__
+
+
 def test_public_api_and_mcp_tools_are_exactly_the_three_documented(public):
     import asyncio
 
