@@ -26,7 +26,7 @@ from digit_core.hub import PROMOTED_TAG, LoadedModel, ModelFollower, resolve_mod
 from web.answers import DRAW_FIRST, FRAME_DISPLAY_SIZE, about_text
 from web.assets import CLEAR_CANVAS_JS, PAGE_CSS, SELECT_BRUSH_JS
 from web.context import AppContext
-from web.gradio_workarounds import Page, sweep_upload_cache
+from web.gradio_workarounds import Page, app_limits, limit_pending_calls, sweep_upload_cache
 from web.handlers import (
     bind,
     classify_digit,
@@ -37,6 +37,7 @@ from web.handlers import (
     read_number,
     upload_on_page,
 )
+from web.people import PendingCalls, trusted_proxies
 
 logger = logging.getLogger("digit_app")
 
@@ -44,6 +45,8 @@ logger = logging.getLogger("digit_app")
 STATE_SECONDS = 15 * 60
 #: Two workers for a 2-core machine: each prediction is CPU-bound and takes a few milliseconds.
 CONCURRENCY = 2
+#: Calls waiting in the queue, everyone's together (each person's own: ``config.PENDING_PER_PERSON``).
+QUEUE_SIZE = 64
 #: The sketchpad's canvas, wide enough for a number of several digits.
 CANVAS_SIZE = (800, 400)
 
@@ -75,7 +78,9 @@ def build_app(
     context = context or AppContext.create(loaded, flag_dir=flag_dir, flag_store=flag_store, flag_gate=flag_gate)
     with gr.Blocks(title="Handwritten digit recogniser", delete_cache=config.UPLOAD_CACHE_EXPIRY) as demo:
         _notices(loaded, context)
-        page = gr.State(Page, time_to_live=STATE_SECONDS)
+        # A Page object, not the class: Gradio would run a class on every page load and publish that
+        # as a fourth API endpoint and MCP tool. Each page gets its own copy (Page.__deepcopy__).
+        page = gr.State(Page(), time_to_live=STATE_SECONDS)
         parts = _layout(loaded)
         parts.page = page
         _wire_drawing(demo, context, parts)
@@ -244,19 +249,40 @@ def main(argv: list[str] | None = None) -> None:
         follower = ModelFollower(config.MODEL_REPO, current=loaded.revision, swap=context.swap)
         follower.check()  # at start, then on an interval
         follower.start(config.MODEL_CHECK_SECONDS)
-    every, age = config.UPLOAD_CACHE_EXPIRY
+    serve(demo, share=args.share)
+
+
+def serve(
+    demo: gr.Blocks,
+    *,
+    share: bool = False,
+    expiry: tuple[float, float] = config.UPLOAD_CACHE_EXPIRY,
+    pending_per_person: int = config.PENDING_PER_PERSON,
+    trusted: str = config.TRUSTED_PROXIES,
+    stop: threading.Event | None = None,
+    **launch,
+):
+    """Launch ``demo`` as on a public link: who is who from the ``trusted`` proxies (uvicorn reads them
+    from ``FORWARDED_ALLOW_IPS`` when it starts), every request's body bounded, each person's pending
+    calls bounded, uploads swept every ``expiry[0]`` s once ``expiry[1]`` s old (until ``stop`` is
+    set). ``launch`` overrides ``demo.launch``'s arguments (tests: ``prevent_thread_lock=True``)."""
+    os.environ["FORWARDED_ALLOW_IPS"] = trusted_proxies(trusted)
+    every, age = expiry
     threading.Thread(
-        target=sweep_upload_cache, args=(demo,), kwargs=dict(every=every, age=age, stop=threading.Event()), daemon=True
+        target=sweep_upload_cache, args=(demo,), kwargs=dict(every=every, age=age, stop=stop or threading.Event()), daemon=True
     ).start()
-    demo.queue(default_concurrency_limit=CONCURRENCY, max_size=64)
-    demo.launch(
+    demo.queue(default_concurrency_limit=CONCURRENCY, max_size=QUEUE_SIZE)
+    limit_pending_calls(demo, PendingCalls(pending_per_person))
+    options = dict(
         css=PAGE_CSS,
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
-        share=args.share,
+        share=share,
         max_file_size=config.MAX_UPLOAD_BYTES,
+        app_kwargs=app_limits(config.MAX_REQUEST_BYTES),
         mcp_server=True,  # the API endpoints as MCP tools, at /gradio_api/mcp/
     )
+    return demo.launch(**{**options, **launch})
 
 
 if __name__ == "__main__":

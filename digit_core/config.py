@@ -29,7 +29,9 @@ __all__ = [
     "FLAGS_PER_MINUTE",
     "FLAG_BURST",
     "CLIENT_SALT",
-    "BEHIND_PROXY",
+    "TRUSTED_PROXIES",
+    "MAX_REQUEST_BYTES",
+    "PENDING_PER_PERSON",
     "UPLOAD_CACHE_EXPIRY",
 ]
 
@@ -96,9 +98,19 @@ FLAGS_PER_MINUTE = float(os.environ.get("DIGIT_FLAGS_PER_MINUTE", "6"))
 #: Salt of the anonymous client keys stored with flags (``DIGIT_CLIENT_SALT``; default: fresh per
 #: process, so keys cannot be linked across restarts).
 CLIENT_SALT: str = _env_str("DIGIT_CLIENT_SALT") or os.urandom(16).hex()
-#: Behind a proxy that sets ``X-Forwarded-For`` (a Hugging Face Space sets ``SPACE_ID``; elsewhere
-#: ``DIGIT_BEHIND_PROXY=1``), the client is the first forwarded address, not the proxy's.
-BEHIND_PROXY: bool = bool(_env_str("SPACE_ID")) or os.environ.get("DIGIT_BEHIND_PROXY", "") == "1"
+#: The proxies whose ``X-Forwarded-For`` is believed (``FORWARDED_ALLOW_IPS``, uvicorn's own setting:
+#: addresses or networks, comma-separated; ``*`` is refused). A person is the address the nearest
+#: untrusted hop was seen from, which uvicorn resolves into ``request.client.host``. This machine
+#: (``127.0.0.1,::1``: the MCP server calls the app through it) is always added; on a Hugging Face
+#: Space (``SPACE_ID`` set) the default also has its proxy's private network ``10.0.0.0/8``.
+TRUSTED_PROXIES: str = _env_str("FORWARDED_ALLOW_IPS") or ("10.0.0.0/8,127.0.0.1,::1" if _env_str("SPACE_ID") else "127.0.0.1,::1")
+#: A request's body may be at most this large (bytes): one upload of ``MAX_UPLOAD_BYTES`` and its
+#: multipart framing. Larger requests are refused before their body is read.
+MAX_REQUEST_BYTES = MAX_UPLOAD_BYTES + 1024 * 1024
+#: Calls one person may have waiting or running at once (``DIGIT_PENDING_PER_PERSON``); more are
+#: refused with "too many requests from you", so the queue always has room for others.
+PENDING_PER_PERSON = int(os.environ.get("DIGIT_PENDING_PER_PERSON", "6"))
 #: Gradio's cache of uploaded files (``DIGIT_CACHE_EXPIRY="every,age"`` in seconds): checked every
-#: 5 minutes, files older than 10 minutes deleted. People's uploads are read within seconds.
-UPLOAD_CACHE_EXPIRY: tuple[int, int] = tuple(int(v) for v in os.environ.get("DIGIT_CACHE_EXPIRY", "300,600").split(","))[:2]  # type: ignore[assignment]
+#: 30 s, files older than 60 s deleted, so an upload is gone within 90 s. People's uploads are read
+#: within seconds.
+UPLOAD_CACHE_EXPIRY: tuple[int, int] = tuple(int(v) for v in os.environ.get("DIGIT_CACHE_EXPIRY", "30,60").split(","))[:2]  # type: ignore[assignment]

@@ -12,6 +12,20 @@
 - ``fair``: another session's drawing answered while 3 sessions keep sending 39 MP drawings
   (p50/p99 over 50 drawings, each uploaded then read as the page does), and on an idle server.
 
+Several people, as on a Space (``SPACE_ID`` set, the proxy at 127.0.0.1 trusted through
+``FORWARDED_ALLOW_IPS``, which appends the address it saw to ``X-Forwarded-For``; people who connect
+directly come from 127.0.0.2 and up):
+
+- ``people``: one person floods ``/flag`` through the proxy for 10 s, a new fake first
+  ``X-Forwarded-For`` address each request; flags stored, then 3 flags from each of two others.
+- ``size``: a 100 MB JSON body to ``/gradio_api/call/predict`` and one upload of 10 files of 20 MB,
+  really sent; the answers, the server's memory growth and the upload cache afterwards.
+- ``queue``: one person posts 80 ``/predict`` calls at once; how many are admitted, and how long
+  another person's ``/predict`` takes meanwhile.
+- ``disk``: 40 uploads of 19.5 MB and 100 predictions, with the shipped cache expiry; the upload
+  cache right after and two minutes later.
+- ``public``: the API's named endpoints and the MCP server's tools.
+
 The app runs as ``python app.py`` on 127.0.0.1 in a temporary folder; the page's own events are
 called the way the page calls them (upload, then join the queue by ``fn_index``), since they are
 not open to the client libraries.
@@ -42,7 +56,10 @@ from digit_core.flags import FlagStore, read_flags
 from digit_core.flags.record import encode_rows, metadata_file
 
 ROOT = Path(__file__).resolve().parent.parent
-MEASUREMENTS = ("flags", "memory", "cache", "fair")
+MEASUREMENTS = ("flags", "memory", "cache", "fair", "people", "size", "queue", "disk", "public")
+#: The Space's proxy in these measurements (trusted through FORWARDED_ALLOW_IPS).
+PROXY = "127.0.0.1"
+AS_ON_A_SPACE = {"SPACE_ID": "benchmark/digits", "FORWARDED_ALLOW_IPS": PROXY}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -145,6 +162,10 @@ class RunningApp:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
         raise RuntimeError("no VmRSS")
+
+    def person(self, address: str) -> httpx.Client:
+        """An HTTP client whose connections come from ``address`` (127.0.0.x)."""
+        return httpx.Client(transport=httpx.HTTPTransport(local_address=address), timeout=120)
 
     def cache_mb(self) -> float:
         return sum(p.stat().st_size for p in self.cache.rglob("*") if p.is_file()) / 1e6 if self.cache.exists() else 0.0
@@ -345,6 +366,161 @@ def fairness_figures(folder: Path, drawings: int = 50, attackers: int = 3) -> di
         app.close()
 
 
+# --- several people, as on a Space ----------------------------------------------------------------
+
+
+def _small_png(seed: int = 3) -> bytes:
+    buffer = io.BytesIO()
+    digit_picture(400, seed=seed).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _file_data(client: httpx.Client, app: RunningApp, data: bytes, headers=None, name: str = "digit.png") -> dict:
+    response = client.post(f"{app.url}/gradio_api/upload", files={"files": (name, data, "image/png")}, headers=headers)
+    response.raise_for_status()
+    return {"path": response.json()[0], "meta": {"_type": "gradio.FileData"}}
+
+
+def _call(client: httpx.Client, app: RunningApp, api_name: str, data: list, headers=None) -> tuple[int, str]:
+    """POST /gradio_api/call/<api_name>, then read its answer: (status of the call, answer text)."""
+    posted = client.post(f"{app.url}/gradio_api/call/{api_name}", json={"data": data}, headers=headers)
+    if posted.status_code != 200:
+        return posted.status_code, posted.text
+    return 200, client.get(f"{app.url}/gradio_api/call/{api_name}/{posted.json()['event_id']}", headers=headers).text
+
+
+def people_figures(folder: Path, seconds: float = 10.0, workers: int = 4) -> dict:
+    from digit_core.flagging import read_flags
+
+    app = RunningApp(folder, **AS_ON_A_SPACE)
+    flags = lambda: len(read_flags(folder / "flags"))  # noqa: E731
+    try:
+        flooder = app.person(PROXY)
+        real = "203.0.113.9"  # the address the proxy saw the flooder connect from
+        file_data = _file_data(flooder, app, _small_png(), headers={"x-forwarded-for": real})
+        deadline = time.monotonic() + seconds
+
+        def flood(worker: int) -> int:
+            sent = 0
+            while time.monotonic() < deadline:
+                fake = f"198.18.{worker}.{sent % 250 + 1}"  # a new first address each request
+                _call(flooder, app, "flag", [file_data, 1], headers={"x-forwarded-for": f"{fake}, {real}"})
+                sent += 1
+            return sent
+
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            sent = sum(pool.map(flood, range(workers)))
+        flooded = flags()
+        others = []
+        for client, headers in ((app.person(PROXY), {"x-forwarded-for": "198.51.100.7"}), (app.person("127.0.0.2"), {"x-forwarded-for": real})):
+            own = _file_data(client, app, _small_png(seed=5), headers=headers)
+            answers = [_call(client, app, "flag", [own, 1], headers=headers) for _ in range(3)]
+            others.append(sum(status == 200 and "event: complete" in text for status, text in answers))
+        return {"flood_seconds": seconds, "flood_requests": sent, "flood_stored": flooded, "others_stored_of_3": others,
+                "stored_total": flags()}
+    finally:
+        app.close()
+
+
+def _send_big(client: httpx.Client, url: str, **request) -> str:
+    try:
+        response = client.post(url, **request)
+        return f"{response.status_code} {response.text[:160]}"
+    except httpx.TransportError as exc:  # the server answered and closed before the body was sent
+        return f"closed by the server ({type(exc).__name__})"
+
+
+def size_figures(folder: Path) -> dict:
+    app = RunningApp(folder, **AS_ON_A_SPACE)
+    try:
+        time.sleep(2)
+        before, peak = app.rss_mb(), app.rss_mb()
+        client = app.person("127.0.0.2")
+        json_body = b'{"data": ["' + b"a" * (100 * 2**20) + b'"]}'
+        json_answer = _send_big(client, f"{app.url}/gradio_api/call/predict", content=json_body, headers={"content-type": "application/json"})
+        peak = max(peak, app.rss_mb())
+        del json_body
+        files = [("files", (f"big{i}.png", os.urandom(20 * 2**20), "image/png")) for i in range(10)]
+        upload_answer = _send_big(app.person("127.0.0.3"), f"{app.url}/gradio_api/upload", files=files)
+        peak = max(peak, app.rss_mb())
+        time.sleep(1)
+        return {
+            "json_100mb": json_answer,
+            "upload_10x20mb": upload_answer,
+            "rss_before_mb": round(before),
+            "rss_growth_mb": round(max(peak, app.rss_mb()) - before),
+            "cache_mb": round(app.cache_mb(), 1),
+        }
+    finally:
+        app.close()
+
+
+def queue_figures(folder: Path, calls: int = 80) -> dict:
+    app = RunningApp(folder, **AS_ON_A_SPACE)
+    try:
+        attacker = app.person("127.0.0.2")
+        big = io.BytesIO()
+        digit_picture(2500, seed=2).save(big, format="PNG")  # about 0.3 s a reading
+        file_data = _file_data(attacker, app, big.getvalue())
+        victim = app.person("127.0.0.3")
+        own = _file_data(victim, app, _small_png())
+        post = lambda _: attacker.post(f"{app.url}/gradio_api/call/predict", json={"data": [file_data]})  # noqa: E731
+        with ThreadPoolExecutor(max_workers=calls) as pool:
+            answers = list(pool.map(post, range(calls)))
+            start = time.perf_counter()
+            status, text = _call(victim, app, "predict", [own])
+            seconds = time.perf_counter() - start
+        codes = [a.status_code for a in answers]
+        refusal = next((a.json().get("detail") for a in answers if a.status_code == 429), None)
+        return {"calls": calls, "admitted": codes.count(200), "refused_429": codes.count(429), "other": len(codes) - codes.count(200) - codes.count(429),
+                "refusal": refusal, "other_person_answered": status == 200 and "event: complete" in text, "other_person_seconds": round(seconds, 2)}
+    finally:
+        app.close()
+
+
+def disk_figures(folder: Path, uploads: int = 40, predictions: int = 100, wait: float = 120.0) -> dict:
+    app = RunningApp(folder, **AS_ON_A_SPACE)  # the shipped expiry (DIGIT_CACHE_EXPIRY)
+    try:
+        client = app.person("127.0.0.2")
+        filler = os.urandom(int(19.5 * 2**20))
+        start = time.perf_counter()
+        for i in range(uploads):
+            _file_data(client, app, filler, name=f"big{i}.png")
+        small = _file_data(client, app, _small_png())
+        answered = sum(_call(client, app, "predict", [small])[0] == 200 for _ in range(predictions))
+        right_after = app.cache_mb()
+        time.sleep(max(0.0, wait - (time.perf_counter() - start)))
+        return {"uploads": uploads, "upload_mb": 19.5, "predictions_answered": answered, "cache_mb_right_after": round(right_after),
+                "seconds_after_first_upload": round(time.perf_counter() - start), "cache_mb_then": round(app.cache_mb(), 1)}
+    finally:
+        app.close()
+
+
+def public_figures(folder: Path) -> dict:
+    import asyncio
+
+    from gradio_client import Client
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamable_http_client
+
+    app = RunningApp(folder, **AS_ON_A_SPACE)
+    try:
+        api = Client(app.url, verbose=False).view_api(print_info=False, return_format="dict")
+
+        async def tools():
+            async with streamable_http_client(f"{app.url}/gradio_api/mcp/") as (read, write, _):
+                async with ClientSession(read, write) as session:
+                    await session.initialize()
+                    return sorted(tool.name for tool in (await session.list_tools()).tools)
+
+        return {"named_endpoints": sorted(api["named_endpoints"]), "unnamed_endpoints": len(api["unnamed_endpoints"]), "mcp_tools": asyncio.run(tools())}
+    finally:
+        app.close()
+
+
+PEOPLE_MEASUREMENTS = {"people": people_figures, "size": size_figures, "queue": queue_figures, "disk": disk_figures, "public": public_figures}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     figures: dict[str, dict] = {}
@@ -359,8 +535,10 @@ def main(argv: list[str] | None = None) -> int:
                 figures[name] = memory_figures(part, args.sessions)
             elif name == "cache":
                 figures[name] = cache_figures(part, args.uploads)
-            else:
+            elif name == "fair":
                 figures[name] = fairness_figures(part)
+            else:
+                figures[name] = PEOPLE_MEASUREMENTS[name](part)
             print(f"{name}: {json.dumps(figures[name])}", file=sys.stderr, flush=True)
     finally:
         shutil.rmtree(folder, ignore_errors=True)

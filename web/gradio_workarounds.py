@@ -7,12 +7,18 @@
 - :func:`sweep_upload_cache`: Gradio's ``delete_cache`` task can end for good in a burst of uploads
   ("Set changed size during iteration").
 - :func:`returning_memory`: glibc keeps the memory of a large decoded image in per-thread arenas.
+- :class:`RequestSizeLimit`: Gradio bounds each uploaded file (``max_file_size``, gradio-app/gradio#7825)
+  only once it has been written, and takes up to 1,000 files in one upload and JSON bodies of any size.
+- :func:`limit_pending_calls`: Gradio's queue has one bound (``max_size``) for everyone together.
+- :class:`McpCallerAddress`: Gradio's MCP server runs a tool by calling the app again from this
+  machine, with the caller's headers copied, so the caller's own ``X-Forwarded-For`` would name them.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import json
 import threading
 import time
 from collections import OrderedDict
@@ -21,8 +27,21 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import gradio as gr
+from fastapi import HTTPException
+from starlette.datastructures import Headers
+from starlette.formparsers import MultiPartException
 
-__all__ = ["Page", "on_page", "DrawingBlobs", "returning_memory", "sweep_upload_cache"]
+__all__ = [
+    "Page",
+    "on_page",
+    "DrawingBlobs",
+    "returning_memory",
+    "sweep_upload_cache",
+    "RequestSizeLimit",
+    "McpCallerAddress",
+    "app_limits",
+    "limit_pending_calls",
+]
 
 
 class Page:
@@ -153,3 +172,127 @@ def sweep_upload_cache(demo: gr.Blocks, *, every: float, age: float, stop: threa
                 except OSError:
                     continue
 
+
+
+class _TooLarge(MultiPartException):
+    """A body sent without a declared length grew past the limit. A ``MultiPartException``, so that
+    Gradio's upload parser deletes the files it had begun writing, as it does for its own errors."""
+
+
+class RequestSizeLimit:
+    """ASGI middleware: refuse a request whose body is larger than ``max_bytes`` with a 413 whose
+    ``detail`` names the limit: by its declared ``Content-Length`` before any of it is read, or,
+    sent without one (chunked), as soon as what arrived passes the limit.
+
+    Gradio checks an uploaded file's size only after writing it to disk, accepts up to 1,000 files in
+    one upload, and reads JSON bodies of any size into memory (FastAPI's own ``max_body_size``
+    refuses them too, but its plain "Content Too Large" would replace this message).
+    """
+
+    def __init__(self, app, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length")
+        if declared is not None:
+            if declared.strip().isdigit() and int(declared) > self.max_bytes:
+                await self._refuse(f"This request is {int(declared) / 2**20:.1f} MB", send)
+                return
+            await self.app(scope, receive, send)
+            return
+        await self._counted(scope, receive, send)
+
+    async def _counted(self, scope, receive, send) -> None:
+        """Pass the body on while counting it; once past the limit, the app's reading fails and,
+        whatever the app answers to that, the answer is this refusal."""
+        received, exceeded, started = 0, False, False
+
+        async def counting_receive():
+            nonlocal received, exceeded
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:
+                exceeded = True
+                raise _TooLarge("This request is larger than the maximum allowed size")
+            return message
+
+        async def answering_send(message):
+            nonlocal started
+            if exceeded and not started:
+                return  # replaced by the refusal below
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, answering_send)
+        except Exception:
+            if not exceeded or started:
+                raise
+        if exceeded and not started:
+            await self._refuse("This request is too large", send)
+
+    async def _refuse(self, what: str, send) -> None:
+        limit_mb = self.max_bytes / 2**20
+        detail = f"{what}; the limit is {limit_mb:.0f} MB a request (one image of at most {limit_mb - 1:.0f} MB). Send one smaller image at a time."
+        body = json.dumps({"detail": detail, "error": detail}).encode()
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), (b"connection", b"close")]
+        await send({"type": "http.response.start", "status": 413, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+class McpCallerAddress:
+    """ASGI middleware: an MCP request's ``X-Forwarded-For`` becomes the one address uvicorn resolved
+    for its caller (``scope["client"]``), whatever the caller wrote there.
+
+    Gradio's MCP server runs a queued tool by calling the app again through its own HTTP client, from
+    this machine (127.0.0.1, trusted as a proxy), with the MCP request's headers copied. Without this,
+    that second request's person would be whatever the caller wrote into ``X-Forwarded-For`` (or,
+    without the header, this machine: every MCP caller one person). No upstream issue found.
+    """
+
+    def __init__(self, app, path: str = "/gradio_api/mcp"):
+        self.app = app
+        self.path = path
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and scope.get("client") and scope.get("path", "").startswith(self.path):
+            headers = [(name, value) for name, value in scope["headers"] if name != b"x-forwarded-for"]
+            headers.append((b"x-forwarded-for", str(scope["client"][0]).encode("latin-1")))
+            scope = {**scope, "headers": headers}
+        await self.app(scope, receive, send)
+
+
+def app_limits(max_bytes: int) -> dict:
+    """The ``app_kwargs`` for ``launch``: every request's body bounded at ``max_bytes``
+    (:class:`RequestSizeLimit`), MCP callers named by their own address (:class:`McpCallerAddress`)."""
+    from starlette.middleware import Middleware
+
+    return {"middleware": [Middleware(RequestSizeLimit, max_bytes=max_bytes), Middleware(McpCallerAddress)]}
+
+
+def limit_pending_calls(demo: gr.Blocks, pending) -> None:
+    """Refuse a call to ``demo``'s queue (page events, the API and MCP tools alike) when
+    ``pending.refusal`` says so: HTTP 429 with its message, which the page shows and the client
+    libraries raise. ``pending`` is a :class:`web.people.PendingCalls`. Call after ``demo.queue()``.
+
+    Gradio's queue has no bound per person: its ``max_size`` is shared, so one person posting many
+    calls at once filled it and everyone else got "Queue is full". This wraps the queue's ``push``.
+    """
+    queue = demo._queue
+    push = queue.push
+
+    async def push_if_admitted(body, request, username):
+        client = getattr(request, "client", None)
+        refusal = pending.refusal(client, username, list(queue.event_ids_to_events.values()))
+        if refusal:
+            raise HTTPException(status_code=429, detail=refusal)
+        try:
+            return await push(body=body, request=request, username=username)
+        finally:
+            pending.done_admitting(client, username)
+
+    queue.push = push_if_admitted

@@ -7,8 +7,10 @@ decoding, so bad files get our messages; a user error is one log line, not a tra
 
 from __future__ import annotations
 
+import inspect
 import io
 import logging
+import typing
 from functools import partial
 from pathlib import Path
 
@@ -319,12 +321,24 @@ def flag_digit(context: AppContext, image, digit, request: gr.Request = None) ->
 
 
 def bind(handler, context: AppContext, *args):
-    """``handler`` with its first arguments given, keeping its name and docstring: Gradio names an
-    endpoint's MCP tool after the function and documents the API from the docstring."""
+    """``handler`` with its first arguments given, as a plain function that Gradio can inspect: its
+    name and docstring (an endpoint's MCP tool is named after the function and documented from its
+    docstring), and the signature and type hints of the arguments left, so that a ``gr.Request``
+    parameter still gets the request. (Gradio reads the type hints of a ``functools.partial`` from
+    its ``__call__``, finds none and never passes the request: everyone was one person; see
+    gradio-app/gradio#2195 on partials.)"""
     bound = partial(handler, context, *args)
-    bound.__name__ = handler.__name__
-    bound.__doc__ = handler.__doc__
-    return bound
+
+    def call(*rest, **options):
+        return bound(*rest, **options)
+
+    signature = inspect.signature(bound)
+    hints = typing.get_type_hints(handler)
+    call.__name__ = call.__qualname__ = handler.__name__
+    call.__doc__ = handler.__doc__
+    call.__signature__ = signature
+    call.__annotations__ = {name: hints[name] for name in signature.parameters if name in hints}
+    return call
 
 
 def _api_image(payload) -> Image.Image:
