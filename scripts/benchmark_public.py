@@ -390,7 +390,7 @@ def _call(client: httpx.Client, app: RunningApp, api_name: str, data: list, head
 
 
 def people_figures(folder: Path, seconds: float = 10.0, workers: int = 4) -> dict:
-    from digit_core.flagging import read_flags
+    from digit_core.flags import read_flags
 
     app = RunningApp(folder, **AS_ON_A_SPACE)
     flags = lambda: len(read_flags(folder / "flags"))  # noqa: E731

@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from digit_core import config
-from digit_core.flagging import read_flags
+from digit_core.flags import read_flags
 from tests.drawing import draw_on_canvas, encode
 from web.people import trusted_proxies
 
@@ -177,7 +177,7 @@ def test_an_mcp_caller_is_the_address_the_proxy_saw_not_the_one_they_wrote(publi
     from mcp import ClientSession
     from mcp.client.streamable_http import streamable_http_client
 
-    from digit_core.screening import client_key
+    from digit_core.flags import client_key
 
     image = "data:image/png;base64," + base64.b64encode(seven_png).decode()
 
