@@ -42,17 +42,17 @@ def fill_hub_cache(cache: Path, *, repo: str = REPO, commit: str = COMMIT, files
 def resolve_offline(cache: Path, **env: str) -> dict:
     """Run resolve_model() in a fresh process with HF_HUB_OFFLINE=1 and the given DIGIT_* variables."""
     script = textwrap.dedent(
-        f"""
-        import json, sys
-        sys.path.insert(0, {str(ROOT)!r})
+        """
+        import json
         from digit_core.hub import resolve_model
         loaded = resolve_model()
-        print(json.dumps({{"source": loaded.source, "location": loaded.location, "notices": loaded.notices,
-                          "accuracy": loaded.facts.get("accuracy"), "model_id": loaded.model_id}}))
+        print(json.dumps({"source": loaded.source, "location": loaded.location, "notices": loaded.notices,
+                          "accuracy": loaded.facts.get("accuracy"), "model_id": loaded.model_id}))
         """
     )
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("DIGIT_", "HF_"))}
-    environment.update({"HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(cache), "HF_HOME": str(cache.parent / "hf_home"), **env})
+    environment.update({"HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(cache), "HF_HOME": str(cache.parent / "hf_home"),
+                        "PYTHONPATH": str(ROOT), **env})
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=environment, check=True)
     return json.loads(result.stdout.strip().splitlines()[-1])
 

@@ -71,7 +71,6 @@ def test_saved_model_loads_and_predicts_without_scikit_learn_intelex(mnist_test)
                 if name.split(".")[0] in ("sklearnex", "daal4py", "onedal"):
                     raise ImportError("scikit-learn-intelex is not installed here")
         sys.meta_path.insert(0, Block())
-        sys.path.insert(0, {str(ROOT)!r})
         import numpy as np
         from digit_core.data import load_mnist_idx
         from digit_core.persistence import load_model
@@ -83,7 +82,8 @@ def test_saved_model_loads_and_predicts_without_scikit_learn_intelex(mnist_test)
         print(accuracy)
         """
     )
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    environment = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, env=environment)
     assert float(result.stdout.strip()) > 0.99
 
 
