@@ -157,7 +157,8 @@ class DigitModel(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X) -> np.ndarray:
         """Calibrated probabilities, ``(n, n_classes)``, for frames ``(n, 784)``."""
-        return self.classifier_.predict_proba(self.transform_features(X))
+        F = self.transform_features(X)
+        return self.classifier_.predict_proba(F)
 
     def predict(self, X) -> np.ndarray:
         """The most probable class of each frame, ``(n,)``."""
