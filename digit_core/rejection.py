@@ -174,11 +174,14 @@ def make_rejector(*, C: float = 10.0, components: int = 40) -> Pipeline:
 
 
 #: Real people's letters never taught as "not a digit": those written exactly as digits are (O o as
-#: 0, I l as 1) and those people write as often as a digit's shape (see docs/model.md for the measure).
-REAL_LOOKALIKE_LETTERS = frozenset("OoIl")
+#: 0, I l as 1), and those a rejector trained without their site tells from the digit they resemble
+#: with an ROC AUC under 0.9 (S s as 5: 0.87 0.86, z as 2: 0.86, g q as 9: 0.82 0.64, G as 6: 0.90-;
+#: kept: Z 0.92, B 0.96, b 0.95, D Q 0.91). Left out, the other letters of held-out sites are refused
+#: 74% (not 65%) when 1% of held-out digits are.
+REAL_LOOKALIKE_LETTERS = frozenset("OoIlSszgqG")
 #: A rejector learns from at most this many rows of each class (digits, not digits), drawn at random:
-#: the rejector stays small (about 2,000 support vectors) and a fold trains in under a minute.
-_ROWS_PER_CLASS = 6_000
+#: the rejector stays small (about 2,500 support vectors, 0.7 MB) and a fold trains in seconds.
+_ROWS_PER_CLASS = 20_000
 
 
 def taught_letters(labels: np.ndarray) -> np.ndarray:
@@ -194,7 +197,7 @@ def fit_not_a_digit(digits: np.ndarray, others: np.ndarray, *, random_state: int
     ----------
     digits, others : ndarray of shape (n, n_features) and (m, n_features)
         The digit model's shared features of digits and of what is not a digit; each is cut to at
-        most 6,000 rows at random.
+        most 20,000 rows at random.
     random_state : int
 
     Returns
