@@ -7,13 +7,17 @@ Where things happen:
 - ``scan``: reading scans and photos: segmentation of several digits (see ``reading``).
 - ``features``: pipeline transformers (deskew, gradient direction features).
 - ``augment``: training-set augmentation.
-- ``model``: the pipeline factory and its hyperparameters.
+- ``model``: the pipeline factory and its hyperparameters; ``digit_model``: the one model object
+  (classifier, "not a digit" part and its threshold over shared features), what a model file holds.
+- ``rejection``: what is not a digit (font letters, scribbles, blots), and choosing its threshold
+  across sites.
 - ``calibration``: temperature scaling and expected calibration error.
 - ``training``: one training run; ``evaluation``: metrics, pictures and the textbook baseline.
 - ``candidate``: a candidate's folder (train, evaluate, model + card); ``promotion``: compare it with the
   served model and publish it only if it is not worse.
 - ``inference``: calibrated probabilities for frames.
-- ``reading``: the one way to read an image: every digit, its frame, probabilities and box.
+- ``reading``: the one way to read an image: every digit, its frame, probabilities and box;
+  ``presets``: the reading parameters of drawings, enlarged scans and documents.
 - ``persistence``: safe save/load (skops, trusted types); ``card``: model cards.
 - ``hub``: finding the model to serve (local file, Hugging Face Hub, starter).
 - ``data``: MNIST and the container of other labelled frames.
@@ -23,6 +27,7 @@ Where things happen:
 """
 
 from .data import ExtraSamples, Split, load_mnist
+from .digit_model import DigitModel
 from .errors import (
     DatasetError,
     DigitCoreError,
@@ -48,6 +53,7 @@ __all__ = [
     "DatasetError",
     "Deskew",
     "DigitCoreError",
+    "DigitModel",
     "ExtraSamples",
     "GradientDirectionFeatures",
     "InvalidImageError",

@@ -2,6 +2,8 @@
 
 A model file may come from the internet, so it is never unpickled: ``skops.io`` rebuilds only the
 types named in :data:`TRUSTED_TYPES`, and a file holding any other type is refused before loading.
+A file is one :class:`digit_core.digit_model.DigitModel`; a file of the earlier layout (a calibrated
+pipeline with the "not a digit" part as attributes) is converted to one on load, same fitted parts.
 """
 
 from __future__ import annotations
@@ -11,15 +13,18 @@ from pathlib import Path
 
 import skops.io as sio
 
+from sklearn.calibration import CalibratedClassifierCV
+
+from .digit_model import DigitModel
 from .errors import ModelLoadError, UntrustedModelError
 
 __all__ = ["TRUSTED_TYPES", "MAX_UNPACKED_BYTES", "MAX_SCHEMA_BYTES", "save_model", "load_model", "untrusted_types"]
 
 #: Every type a digit model file may hold beyond the builtins and numpy/scipy types skops trusts.
 TRUSTED_TYPES: tuple[str, ...] = (
+    "digit_core.digit_model.DigitModel",
     "digit_core.features.Deskew",
     "digit_core.features.GradientDirectionFeatures",
-    "digit_core.features.HogTransformer",
     "sklearn.calibration.CalibratedClassifierCV",
     "sklearn.calibration._CalibratedClassifier",
     "sklearn.calibration._TemperatureScaling",
@@ -112,8 +117,7 @@ def load_model(path: str | Path):
 
     Returns
     -------
-    estimator
-        With ``predict_proba(X)`` over flattened frames ``(n, 784)``.
+    DigitModel
 
     Raises
     ------
@@ -131,6 +135,11 @@ def load_model(path: str | Path):
             f"refusing to load {path.name}: it holds types outside the trusted list: {', '.join(extra)}."
         )
     try:
-        return sio.load(path, trusted=list(TRUSTED_TYPES))
+        model = sio.load(path, trusted=list(TRUSTED_TYPES))
     except Exception as exc:
         raise ModelLoadError(f"{path} could not be loaded ({exc}).") from exc
+    if isinstance(model, CalibratedClassifierCV):
+        return DigitModel.from_calibrated_pipeline(model)
+    if not isinstance(model, DigitModel):
+        raise ModelLoadError(f"{path} holds a {type(model).__name__}, not a digit model (a DigitModel).")
+    return model

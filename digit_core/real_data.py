@@ -27,6 +27,7 @@ from .strokes import draw_strokes
 __all__ = [
     "PenDigits",
     "load_pen_digits",
+    "load_pen_letters",
     "LabelledImage",
     "LabelledSet",
     "load_labelled_set",
@@ -34,6 +35,7 @@ __all__ = [
     "PenStyle",
     "PEN_STYLES",
     "frame_pen_digits",
+    "frame_pen_samples",
     "draw_pen_number",
     "document_key",
     "UNIPEN_HELD_OUT_SITES",
@@ -109,9 +111,24 @@ def load_pen_digits(path: str | Path) -> PenDigits:
     DatasetError
         Missing file, a missing array, or arrays whose lengths disagree.
     """
+    return _load_pen(path, what="pen digit", labels_dtype=np.uint8)
+
+
+def load_pen_letters(path: str | Path) -> PenDigits:
+    """Read pen letters (``unipen_letters_dev.npz``: the digits' layout, each label a letter, ``"K"``).
+
+    Raises
+    ------
+    DatasetError
+        Missing file, a missing array, or arrays whose lengths disagree.
+    """
+    return _load_pen(path, what="pen letter", labels_dtype=str)
+
+
+def _load_pen(path: str | Path, *, what: str, labels_dtype) -> PenDigits:
     path = Path(path)
     if not path.is_file():
-        raise DatasetError(f"pen digit file {path} does not exist.")
+        raise DatasetError(f"{what} file {path} does not exist.")
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {name: data[name] for name in ("points", "stroke_starts", "sample_starts", "labels", "sources")}
@@ -126,7 +143,7 @@ def load_pen_digits(path: str | Path) -> PenDigits:
         points=arrays["points"].astype(np.int32),
         stroke_starts=arrays["stroke_starts"].astype(np.int64),
         sample_starts=arrays["sample_starts"].astype(np.int64),
-        labels=arrays["labels"].astype(np.uint8),
+        labels=arrays["labels"].astype(labels_dtype),
         sources=arrays["sources"].astype(str),
     )
 
@@ -251,6 +268,26 @@ def frame_pen_digits(
     labels : ndarray of shape (n_frames,), uint8
         Drawings that frame to nothing (a digit of a single dot) are left out.
     """
+    frames, index = frame_pen_samples(pen, styles=styles, random_state=random_state, n_jobs=n_jobs)
+    return frames, pen.labels[index].astype(np.uint8)
+
+
+def frame_pen_samples(
+    pen: PenDigits,
+    *,
+    styles: tuple[PenStyle, ...] = PEN_STYLES,
+    random_state: int = 0,
+    n_jobs: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`frame_pen_digits` for samples of any label (digits, letters): the frames and the index
+    of the sample each frame was drawn from.
+
+    Returns
+    -------
+    frames : ndarray of shape (n_frames, 28, 28), float32 in [0, 1]
+    index : ndarray of shape (n_frames,), int64
+        ``pen.labels[index]`` and ``pen.sources[index]`` are each frame's label and site.
+    """
     rng = np.random.default_rng(random_state)
     jobs = []
     for style in styles:
@@ -260,10 +297,10 @@ def frame_pen_digits(
     chunks = [jobs[i : i + 500] for i in range(0, len(jobs), 500)]
     parts = Parallel(n_jobs=n_jobs)(delayed(_frame_chunk)(pen, chunk) for chunk in chunks)
     frames = [frame for part in parts for frame, _ in part]
-    labels = [label for part in parts for _, label in part]
+    index = np.array([i for part in parts for _, i in part], dtype=np.int64)
     if not frames:
-        return np.zeros((0, 28, 28), np.float32), np.zeros(0, np.uint8)
-    return np.stack(frames).astype(np.float32), np.asarray(labels, dtype=np.uint8)
+        return np.zeros((0, 28, 28), np.float32), index
+    return np.stack(frames).astype(np.float32), index
 
 
 def _frame_chunk(pen: PenDigits, chunk) -> list[tuple[np.ndarray, int]]:
@@ -273,7 +310,7 @@ def _frame_chunk(pen: PenDigits, chunk) -> list[tuple[np.ndarray, int]]:
             frame = to_mnist_frame(draw_strokes(pen.strokes(index), height=height, brush=brush))
         except NoDigitFoundError:
             continue
-        out.append((frame, int(pen.labels[index])))
+        out.append((frame, int(index)))
     return out
 
 

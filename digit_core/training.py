@@ -16,10 +16,11 @@ import numpy as np
 from .augment import augment
 from .calibration import calibrate, calibration_split
 from .data import ExtraSamples, Split
+from .digit_model import DigitModel, split_pipeline
 from .model import PROFILES, Profile, make_pipeline, to_plain_svc
-from .rejection import attach_rejector, make_rejector, non_digit_frames
+from .rejection import fit_not_a_digit, make_rejector, non_digit_frames, site_held_out_decisions, site_threshold
 
-__all__ = ["TrainingResult", "train_model", "STAGES"]
+__all__ = ["TrainingResult", "train_model", "STAGES", "NotADigitResult", "train_not_a_digit"]
 
 #: The stages of :func:`train_model`, in order, as reported to ``on_stage``.
 STAGES = ("split", "augment", "fit", "calibrate", "reject")
@@ -31,8 +32,8 @@ class TrainingResult:
 
     Attributes
     ----------
-    model : sklearn.calibration.CalibratedClassifierCV
-        ``predict_proba(X)`` on flattened frames ``(n, 784)``.
+    model : DigitModel
+        ``predict_proba(X)`` and ``digit_likeness(X)`` on flattened frames ``(n, 784)``.
     profile : Profile
     n_fit : int
         Rows the SVC was fitted on (after augmentation).
@@ -129,10 +130,10 @@ def train_model(
         pipeline.fit(fit_frames.reshape(len(fit_frames), -1), fit_labels)
         pipeline.steps[-1] = ("svc", to_plain_svc(pipeline.steps[-1][1]))
     with stage("calibrate"):
+        features, head = split_pipeline(pipeline)
         calibration_frames = train.images[calibration_index]
-        model = calibrate(
-            pipeline, calibration_frames.reshape(len(calibration_frames), -1), train.labels[calibration_index]
-        )
+        calibration_features = features.transform(calibration_frames.reshape(len(calibration_frames), -1))
+        model = DigitModel.from_parts(features, calibrate(head, calibration_features, train.labels[calibration_index]))
     with stage("reject"):
         # As many non-digits as the training set's size warrants: none for a trial on a few thousand
         # MNIST images (a model without a rejector rejects nothing), the profile's for all of MNIST.
@@ -140,7 +141,7 @@ def train_model(
         if letters_per_font:
             original = train.images[fit_index]
             pictured = drawn.images if drawn is not None else np.zeros((0, 28, 28), np.float32)
-            attach_rejector(model, *_fit_rejector(original, pictured, letters_per_font, random_state=random_state, n_jobs=n_jobs))
+            model = model.with_not_a_digit(*_fit_rejector(model, original, pictured, letters_per_font, random_state=random_state, n_jobs=n_jobs))
     return TrainingResult(
         model=model,
         profile=profile,
@@ -163,14 +164,82 @@ _REJECTOR_DRAWN = 15_000
 _REJECTED_DIGITS_PERCENT = 0.25
 
 
-def _fit_rejector(mnist: np.ndarray, drawn: np.ndarray, letters_per_font: int, *, random_state: int, n_jobs: int | None):
+def _fit_rejector(model: DigitModel, mnist: np.ndarray, drawn: np.ndarray, letters_per_font: int, *, random_state: int, n_jobs: int | None):
     rng = np.random.default_rng(random_state)
     mnist = np.asarray(mnist, dtype=np.float32)[rng.choice(len(mnist), min(_REJECTOR_MNIST, len(mnist)), replace=False)]
     drawn = np.asarray(drawn, dtype=np.float32)[rng.permutation(len(drawn))[:_REJECTOR_DRAWN]]
     kept_back = drawn[: len(drawn) // 5] if len(drawn) else mnist[: len(mnist) // 5]
     digits = np.concatenate([mnist, drawn[len(drawn) // 5 :]]) if len(drawn) else mnist[len(mnist) // 5 :]
     others = non_digit_frames(digits, letters_per_font=letters_per_font, random_state=random_state, n_jobs=n_jobs)
-    rows = np.concatenate([digits, others]).reshape(-1, 28 * 28)
+    rows = model.transform_features(np.concatenate([digits, others]))
     rejector = make_rejector().fit(rows, np.r_[np.ones(len(digits)), np.zeros(len(others))])
-    threshold = float(np.percentile(rejector.decision_function(kept_back.reshape(-1, 28 * 28)), _REJECTED_DIGITS_PERCENT))
+    threshold = float(np.percentile(rejector.decision_function(model.transform_features(kept_back)), _REJECTED_DIGITS_PERCENT))
     return rejector, threshold
+
+
+@dataclass
+class NotADigitResult:
+    """A model with a new "not a digit" part, and the site-held-out measurement that set its threshold.
+
+    Attributes
+    ----------
+    model : DigitModel
+        The given model's features and classifier, unchanged, with the new part.
+    decisions : list of SiteDecisions
+        Each site's digits and letters judged by a rejector trained without the site.
+    threshold : float
+    """
+
+    model: DigitModel
+    decisions: list
+    threshold: float
+
+
+def train_not_a_digit(
+    model: DigitModel,
+    *,
+    mnist: np.ndarray,
+    pen: tuple[np.ndarray, np.ndarray],
+    letters: tuple[np.ndarray, np.ndarray],
+    held_out_sites: tuple[str, ...] = (),
+    refused: float = 0.0075,
+    letters_per_font: int = 6,
+    random_state: int = 0,
+    n_jobs: int | None = 1,
+) -> NotADigitResult:
+    """Teach a model's "not a digit" part real letters and set its threshold across sites.
+
+    The threshold is the highest at which, leave-one-site-out, no site refuses more than
+    ``refused`` of its digits (:func:`digit_core.rejection.site_threshold`). The part itself is
+    trained on every site but ``held_out_sites`` (kept for measuring).
+
+    Parameters
+    ----------
+    model : DigitModel
+    mnist : ndarray of shape (n, 28, 28)
+        MNIST training frames (digits of no site; the font letters' blots are made from them).
+    pen, letters : (frames of shape (n, 28, 28), sites of shape (n,))
+        Pen digits, and pen letters taught as "not a digit"
+        (:func:`digit_core.rejection.taught_letters`), drawn and framed as on the canvas.
+    held_out_sites : tuple of str
+    refused : float, default=0.0075
+        Below 1%, the bar: held-out judges are harder than our sites.
+    letters_per_font : int, default=6
+    """
+    rng = np.random.default_rng(random_state)
+    mnist = np.asarray(mnist, dtype=np.float32)[rng.choice(len(mnist), min(_REJECTOR_MNIST, len(mnist)), replace=False)]
+    shared_others = non_digit_frames(mnist, letters_per_font=letters_per_font, random_state=random_state, n_jobs=n_jobs)
+    shared_digits, shared_others = model.transform_features(mnist), model.transform_features(shared_others)
+    (pen_frames, pen_sites), (letter_frames, letter_sites) = pen, letters
+    digits, others = model.transform_features(pen_frames), model.transform_features(letter_frames)
+    decisions = site_held_out_decisions(
+        digits, pen_sites, others, letter_sites, shared_digits=shared_digits, shared_others=shared_others, random_state=random_state, n_jobs=n_jobs
+    )
+    threshold = site_threshold(decisions, refused=refused)
+    digit_training, letter_training = ~np.isin(pen_sites, held_out_sites), ~np.isin(letter_sites, held_out_sites)
+    rejector = fit_not_a_digit(
+        np.concatenate([shared_digits, digits[digit_training]]),
+        np.concatenate([shared_others, others[letter_training]]),
+        random_state=random_state,
+    )
+    return NotADigitResult(model.with_not_a_digit(rejector, threshold), decisions, threshold)

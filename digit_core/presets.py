@@ -1,0 +1,143 @@
+"""How an image is read, by kind: one named preset per regime, every reading parameter in one place.
+
+:func:`digit_core.reading.read_digits` picks a preset from the image (:func:`choose_preset`) and
+passes it down; nothing else in the reading decides by the kind of image.
+
+- :data:`DRAWING`: strokes on plain paper, as the app's canvas sends (and a pen tablet's, a clean
+  screenshot). The "not a digit" part judges it: it learnt from drawings.
+- :data:`SCAN`: a low-resolution image enlarged by repeating pixels (a 16x16 postal scan uploaded
+  at 256x256): binary like a drawing, but not one. Never refused: the "not a digit" part's
+  threshold was set on drawings, and it refused 11.6% of such scans.
+- :data:`DOCUMENT`: a photo or scan of paper (cheques, forms, envelopes): grey paper, noise, ruled
+  lines. Never refused: the "not a digit" part was never shown paper.
+
+Measurements quoted are on the development half of the cheque amounts (``real_data.held_out``), on
+numbers of held-out writers' pen digits, and on letters and scribbles drawn on the canvas, as
+``scripts/evaluate.py --real`` reads them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["ReadingPreset", "DRAWING", "SCAN", "DOCUMENT", "choose_preset", "is_drawing", "is_enlarged"]
+
+
+@dataclass(frozen=True)
+class ReadingPreset:
+    """The parameters of reading one kind of image.
+
+    Attributes
+    ----------
+    name : str
+    judged : bool
+        Whether a mark may be refused as "not a digit" (the model's digit likeness below 0).
+    touching_width : float
+        A mark at least this many times as wide as the line's digits are tall may be two touching
+        digits and is tried as two.
+    half_likeness : float or None
+        A cut is kept only where both halves have at least this digit likeness (None: any).
+    doubt_likeness : float
+        A judged mark read as a digit with a likeness under this carries a note that it may not be
+        one (:attr:`digit_core.reading.ReadDigit.maybe_not_a_digit`).
+    sure_of_one : float
+        A mark read as one digit at least this surely (:func:`digit_core.reading._sureness`) is not cut...
+    surely_touching_width : float
+        ...unless it is at least this many line heights wide, which single digits hardly ever are.
+    crop_margin : float
+        A digit of a number is framed from its crop with this margin (a fraction of its longer side).
+    cut_margin : float
+        Cuts are tried at the thinnest columns of the middle of a mark, this far (a fraction of its
+        width) from either side.
+    """
+
+    name: str
+    judged: bool
+    touching_width: float
+    half_likeness: float | None = None
+    doubt_likeness: float = 0.0
+    #: Two touching 0s cut right read about 0.95 sure as a pair, a 0 cut in two rarely above 0.5.
+    sure_of_one: float = 0.9
+    #: Cheque digits' 95th percentile of width / height is 1.4; cutting from 1.5 finds 83.1% of the
+    #: dev-half digit boxes (77.9% without), from 1.35 it adds 28 digits that are not there.
+    surely_touching_width: float = 1.5
+    #: The margin MNIST's framing leaves around a digit (20 of 28 px) at the crop's scale.
+    crop_margin: float = 0.2
+    #: Two digits touch near the middle of their mark: cuts near its sides leave a sliver.
+    cut_margin: float = 0.25
+
+
+#: A drawing: cut from 1.2 line heights wide (a letter drawn as one wide mark, a K or a W, is cut
+#: into two digit-like halves from 1.0), and only where both halves look like digits by a margin of
+#: 0.75 (letters / scribbles refused as the app reads them: 82.0% / 78.7% with both rules, 63.9% /
+#: 56.3% without; touching pen 0s still read "00" 19 of 20 and overlapping ones 14 of 20).
+#: A digit read with a likeness under 0.5 is noted as maybe not one: of held-out sites' digits 1.2%
+#: are, of their letters 13.7% (read with the note instead of as a plain digit; 0.75: 2.4% / 18.0%).
+DRAWING = ReadingPreset(name="drawing", judged=True, touching_width=1.2, half_likeness=0.75, doubt_likeness=0.5)
+
+#: A scan enlarged from a few pixels: cut as a drawing (its digits fill their box, as drawn ones
+#: do), never refused.
+SCAN = ReadingPreset(name="scan", judged=False, touching_width=1.2, half_likeness=0.75)
+
+#: A document: cut from 1.0 line heights wide (two touching 0s are often no wider: dev-half cheque
+#: amounts read exactly 55.2% at 1.0, 52.9% at 1.2, 53.8% at 0.8).
+DOCUMENT = ReadingPreset(name="document", judged=False, touching_width=1.0)
+
+#: An image with fewer pixels than this between ink and paper (grey below 0.85 and above 0.15) is a
+#: drawing: canvas drawings have under 1%, scans and photos of paper most of theirs.
+_DRAWING_MIDTONES = 0.05
+
+
+def is_drawing(grey: np.ndarray) -> bool:
+    """Whether an image is strokes on plain paper, as the canvas sends: hardly any grey between ink
+    and paper.
+
+    Parameters
+    ----------
+    grey : ndarray of shape (H, W), float in [0, 1]
+    """
+    grey = np.asarray(grey, dtype=np.float32)
+    return float(np.mean((grey > 0.15) & (grey < 0.85))) < _DRAWING_MIDTONES
+
+
+#: An image at most this many pixels on its longer side is a low-resolution scan (MNIST is 28, USPS
+#: 16; the app's canvas 400).
+_LOW_RESOLUTION = 64
+
+
+def is_enlarged(grey: np.ndarray) -> bool:
+    """Whether an image is a low-resolution one enlarged by repeating pixels: neighbouring rows, and
+    neighbouring columns, are equal in runs of at least two wherever they change (a drawing's
+    anti-aliased edges change from one row to the next), or it is tiny to begin with.
+
+    Parameters
+    ----------
+    grey : ndarray of shape (H, W), float in [0, 1]
+    """
+    grey = np.asarray(grey)
+    if max(grey.shape) <= _LOW_RESOLUTION:
+        return True
+    return all(_shortest_run(np.any(np.diff(grey, axis=axis) != 0, axis=1 - axis)) >= 2 for axis in (0, 1))
+
+
+def _shortest_run(changes: np.ndarray) -> int:
+    # changes[i]: line i + 1 differs from line i. Runs of equal lines between two changes, shortest
+    # (a flat bar changes twice, or once at the border: no run to measure).
+    where = np.flatnonzero(changes)
+    return int(np.diff(where).min()) if len(where) >= 2 else len(changes)
+
+
+def choose_preset(grey: np.ndarray) -> ReadingPreset:
+    """The preset to read an image with: :data:`SCAN` for a low-resolution image enlarged, else
+    :data:`DRAWING` for strokes on plain paper, else :data:`DOCUMENT`.
+
+    Parameters
+    ----------
+    grey : ndarray of shape (H, W), float in [0, 1]
+        The whole image, as :func:`digit_core.images.to_grayscale` gives it.
+    """
+    if not is_drawing(grey):
+        return DOCUMENT
+    return SCAN if is_enlarged(grey) else DRAWING
