@@ -35,11 +35,16 @@ class Page:
     instead, and reads and writes ``reading`` only while holding ``lock``: the latest reading is
     always the one seen, whichever lane (canvas or upload) each event ran in. Gradio makes one per
     page (from the class, through ``gr.State(Page)``) and drops it with the page's state.
+
+    ``seq`` is the page's sequence number of the answer shown (see ``web.ink``): a drawing sent
+    before it is never read over it. ``source`` is the tab the answer shown came from.
     """
 
     def __init__(self):
         self.lock = threading.Lock()
         self.reading: dict | None = None
+        self.seq = 0
+        self.source = "draw"
 
     def __deepcopy__(self, memo) -> Page:
         return Page()  # gr.State copies its first value for each page: a fresh page, lock and all
