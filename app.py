@@ -188,7 +188,7 @@ def _wire_drawing(demo: gr.Blocks, context: AppContext, parts: SimpleNamespace) 
     # the latest drawing is sent after it (the payload is taken when it is sent).
     parts.ink_read.click(
         bind(ink_on_page, context), [parts.ink, parts.flag_status, parts.page],
-        [parts.label, parts.frame, parts.message, parts.flag_status, parts.page],
+        [parts.label, parts.frame, parts.message, parts.flag_status, parts.ink, parts.page],
         js=INK_PAYLOAD_JS, trigger_mode="always_last", show_progress="hidden", **_CANVAS_LANE,
     )
     parts.read_drawing.click(None, js=READ_NOW_JS)

@@ -8,6 +8,7 @@ decoding, so bad files get our messages; a user error is one log line, not a tra
 from __future__ import annotations
 
 import io
+import json
 import logging
 from functools import partial
 from pathlib import Path
@@ -264,21 +265,22 @@ def _flag_reading(context: AppContext, verdict: str, answer, reading, client: st
 
 def ink_on_page(context: AppContext, ink: str | None, flag_status, page: Page):
     """Read the drawing the page shows: its ink's box as a small PNG with the page's sequence
-    number (``web.ink``), sent after each stroke -> (top 3, frame picture, message, flag status, page).
+    number (``web.ink``), sent after each stroke -> (top 3, frame picture, message, flag status,
+    the sequence number of the answer shown, page).
 
     A drawing older than the answer shown (a lower ``seq``) changes nothing: an answer in flight never
     replaces a newer one. An empty canvas resets the answer, keeping only a saved flag's thanks."""
     try:
         sent = parse_ink(ink)
     except InvalidImageError as exc:
-        return None, None, f"Could not read the drawing: {exc}", gr.update(), page
+        return None, None, f"Could not read the drawing: {exc}", gr.update(), gr.update(), page
     with page.lock:
         if sent.seq < page.seq:
-            return (*(gr.update(),) * 4, page)
+            return (*(gr.update(),) * 5, page)
         page.seq, page.source = sent.seq, "draw"
         top, picture, message, page.reading = read_ink(context, sent.png)
     status = gr.update() if sent.png is not None else clear_drawing(context, flag_status)[3]
-    return top, picture, message, status, page
+    return top, picture, message, status, json.dumps({"seq": sent.seq}), page
 
 
 def drawing_on_page(context: AppContext, editor_value, page: Page):
