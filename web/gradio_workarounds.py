@@ -7,6 +7,9 @@
 - :func:`sweep_upload_cache`: Gradio's ``delete_cache`` task can end for good in a burst of uploads
   ("Set changed size during iteration").
 - :func:`returning_memory`: glibc keeps the memory of a large decoded image in per-thread arenas.
+- :class:`FetchedFile`: an API caller (an MCP client above all) may send an image's URL; when Gradio's
+  download refuses it (its SSRF guard, ``safehttpx``) or fails, the caller got only "The upstream Gradio
+  app has raised an exception but has not enabled verbose error reporting". No upstream issue found.
 """
 
 from __future__ import annotations
@@ -21,8 +24,16 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import gradio as gr
+from gradio_client.utils import is_http_url_like
 
-__all__ = ["Page", "on_page", "DrawingBlobs", "returning_memory", "sweep_upload_cache"]
+__all__ = ["Page", "on_page", "DrawingBlobs", "returning_memory", "sweep_upload_cache", "FetchedFile", "URL_RULE"]
+
+#: The rule an image URL sent to the API must follow for this server to fetch it (Gradio's download).
+URL_RULE = (
+    "this app fetches only http:// or https:// addresses on the public internet (never localhost, private, "
+    "link-local or cloud-metadata addresses, including after a redirect) that answer 200 OK. Send the image "
+    "itself instead, as a data URL (data:image/png;base64,...)"
+)
 
 
 class Page:
@@ -158,3 +169,23 @@ def sweep_upload_cache(demo: gr.Blocks, *, every: float, age: float, stop: threa
                 except OSError:
                     continue
 
+
+
+class FetchedFile(gr.File):
+    """The API's image input: a ``gr.File`` whose failed URL downloads name the rule (``URL_RULE``),
+    the address and why, instead of Gradio's opaque "raised an exception" (the download happens
+    before the handler runs, even with ``preprocess=False``)."""
+
+    def get_block_name(self) -> str:
+        return "file"  # the page draws it as the gr.File it is
+
+    async def async_move_resource_to_block_cache(self, url_or_file_path):
+        try:
+            return await super().async_move_resource_to_block_cache(url_or_file_path)
+        except Exception as exc:
+            if not (isinstance(url_or_file_path, str) and is_http_url_like(url_or_file_path)):
+                raise
+            why = str(exc) or type(exc).__name__
+            if "failed validation" in why:
+                why = "its host is not a public internet address"
+            raise gr.Error(f"The image at {url_or_file_path} could not be fetched ({why}): {URL_RULE}.", print_exception=False) from exc

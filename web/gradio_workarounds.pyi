@@ -1,0 +1,197 @@
+"""Workarounds for Gradio's internals, each named for what it works around.
+
+- :class:`Page`: ``gr.State`` hands an event its value before the event runs, so two events of one
+  page could each see the other's stale reading.
+- :class:`DrawingBlobs`: the sketchpad's pictures wait in a dict that only Gradio's own preprocessing
+  empties (with ``preprocess=False`` it would only grow).
+- :func:`sweep_upload_cache`: Gradio's ``delete_cache`` task can end for good in a burst of uploads
+  ("Set changed size during iteration").
+- :func:`returning_memory`: glibc keeps the memory of a large decoded image in per-thread arenas.
+- :class:`FetchedFile`: an API caller (an MCP client above all) may send an image's URL; when Gradio's
+  download refuses it (its SSRF guard, ``safehttpx``) or fails, the caller got only "The upstream Gradio
+  app has raised an exception but has not enabled verbose error reporting". No upstream issue found.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterator, MutableMapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import gradio as gr
+from gradio_client.utils import is_http_url_like
+
+__all__ = ["Page", "on_page", "DrawingBlobs", "returning_memory", "sweep_upload_cache", "FetchedFile", "URL_RULE"]
+
+#: The rule an image URL sent to the API must follow for this server to fetch it (Gradio's download).
+URL_RULE = (
+    "this app fetches only http:// or https:// addresses on the public internet (never localhost, private, "
+    "link-local or cloud-metadata addresses, including after a redirect) that answer 200 OK. Send the image "
+    "itself instead, as a data URL (data:image/png;base64,...)"
+)
+
+
+class Page:
+    """What one open page keeps between its events: the last reading, and a lock so that the
+    page's events run one after another.
+
+    Gradio hands an event its ``gr.State`` value before the event's function runs, so a plain state
+    read by "Flag as wrong" while a reading of the same page was still running would be the reading
+    before it, and the wrong drawing would be flagged. Every event of a page gets this one object
+    instead, and reads and writes ``reading`` only while holding ``lock``: the latest reading is
+    always the one seen, whichever lane (canvas or upload) each event ran in. Gradio makes one per
+    page (from the class, through ``gr.State(Page)``) and drops it with the page's state.
+
+    ``seq`` is the page's sequence number of the answer shown (see ``web.ink``): a drawing sent
+    before it is never read over it. ``source`` is the tab the answer shown came from.
+    """
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.reading: dict | None = None
+        self.seq = 0
+        self.source = "draw"
+
+    def __deepcopy__(self, memo) -> Page:
+        return Page()  # gr.State copies its first value for each page: a fresh page, lock and all
+
+
+def on_page(page: Page, step) -> tuple:
+    """Run ``step(reading)`` as ``page``'s next event: ``step`` gets the page's last reading and
+    returns what the page shows, its new reading state last. -> the shown outputs, then ``page``."""
+    with page.lock:
+        *shown, page.reading = step(page.reading)
+    return (*shown, page)
+
+
+class DrawingBlobs(MutableMapping):
+    """Where the sketchpad's drawings wait for the event that reads them, at most ``max_bytes`` in
+    all, the oldest dropped first.
+
+    While a change event is on its way, the sketchpad sends its pictures (background, composite and
+    layer PNGs) to its own ``accept_blobs`` endpoint and the event carries only their id. Gradio keeps
+    them in a plain dict that only its own preprocessing empties, so with ``preprocess=False``, or a
+    stranger calling that endpoint in a loop, memory would only grow. Keyed by blob id; values are
+    Gradio's ``EditorDataBlobs``.
+    """
+
+    def __init__(self, max_bytes: int = 64 * 2**20):
+        self.max_bytes = max_bytes
+        self.nbytes = 0  # held now
+        self._blobs: OrderedDict[str, tuple[object, int]] = OrderedDict()
+        self._guard = threading.Lock()
+
+    @staticmethod
+    def _size(blobs) -> int:
+        parts = [getattr(blobs, "background", None), getattr(blobs, "composite", None), *(getattr(blobs, "layers", None) or [])]
+        return sum(len(part) for part in parts if part)
+
+    def __getitem__(self, key):
+        return self._blobs[key][0]
+
+    def __setitem__(self, key, blobs) -> None:
+        with self._guard:
+            self._drop(key)
+            size = self._size(blobs)
+            self._blobs[key] = (blobs, size)
+            self.nbytes += size
+            while self.nbytes > self.max_bytes:
+                self._drop(next(iter(self._blobs)))
+
+    def __delitem__(self, key) -> None:
+        with self._guard:
+            if key not in self._blobs:
+                raise KeyError(key)
+            self._drop(key)
+
+    def _drop(self, key) -> None:
+        _, size = self._blobs.pop(key, (None, 0))
+        self.nbytes -= size
+
+    def __iter__(self):
+        return iter(list(self._blobs))
+
+    def __len__(self) -> int:
+        return len(self._blobs)
+
+
+def _load_libc():
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+    except OSError:
+        return None
+    return libc if libc is not None and hasattr(libc, "malloc_trim") else None
+
+
+_LIBC = _load_libc()
+
+
+@contextmanager
+def returning_memory() -> Iterator[None]:
+    """Hand the memory a large image used back to the system afterwards: glibc keeps freed blocks
+    in per-thread arenas, so without this the server's resident size only grows. No-op elsewhere."""
+    try:
+        yield
+    finally:
+        if _LIBC is not None:
+            _LIBC.malloc_trim(0)
+
+
+def sweep_upload_cache(demo: gr.Blocks, *, every: float, age: float, stop: threading.Event) -> None:
+    """Delete uploaded files older than ``age`` seconds, every ``every`` seconds, until ``stop`` is set.
+
+    Gradio's own ``delete_cache`` task walks the live set of uploaded files while uploads add to it,
+    and a burst of uploads can end that task for good ("Set changed size during iteration"); this
+    loop works on a copy, so the disk stays bounded whatever arrives.
+    """
+    while not stop.wait(every):
+        keep = set()
+        for block in demo.blocks.values():
+            keep.update(getattr(block, "keep_in_cache", ()))
+        now = time.time()
+        for tracked in demo.temp_file_sets:
+            for name in tracked.copy():
+                if name in keep:
+                    continue
+                try:
+                    path = Path(name)
+                    if now - path.lstat().st_ctime > age:
+                        path.unlink()
+                        tracked.discard(name)
+                except FileNotFoundError:
+                    tracked.discard(name)
+                except OSError:
+                    continue
+
+
+from gradio.events import Dependency
+
+class FetchedFile(gr.File):
+    """The API's image input: a ``gr.File`` whose failed URL downloads name the rule (``URL_RULE``),
+    the address and why, instead of Gradio's opaque "raised an exception" (the download happens
+    before the handler runs, even with ``preprocess=False``)."""
+
+    def get_block_name(self) -> str:
+        return "file"  # the page draws it as the gr.File it is
+
+    async def async_move_resource_to_block_cache(self, url_or_file_path):
+        try:
+            return await super().async_move_resource_to_block_cache(url_or_file_path)
+        except Exception as exc:
+            if not (isinstance(url_or_file_path, str) and is_http_url_like(url_or_file_path)):
+                raise
+            why = str(exc) or type(exc).__name__
+            if "failed validation" in why:
+                why = "its host is not a public internet address"
+            raise gr.Error(f"The image at {url_or_file_path} could not be fetched ({why}): {URL_RULE}.", print_exception=False) from exc
+    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
+    from gradio.blocks import Block
+    if TYPE_CHECKING:
+        from gradio.components import Timer
+        from gradio.components.base import Component
