@@ -189,7 +189,7 @@ def _wire_drawing(demo: gr.Blocks, context: AppContext, parts: SimpleNamespace) 
     parts.ink_read.click(
         bind(ink_on_page, context), [parts.ink, parts.flag_status, parts.page],
         [parts.label, parts.frame, parts.message, parts.flag_status, parts.ink, parts.page],
-        js=INK_PAYLOAD_JS, trigger_mode="always_last", show_progress="hidden", **_CANVAS_LANE,
+        js=INK_PAYLOAD_JS, trigger_mode="always_last", show_progress="hidden", api_name="ink", **_CANVAS_LANE,
     )
     parts.read_drawing.click(None, js=READ_NOW_JS)
     # "Clear" is the canvas's own trash button (CLEAR_CANVAS_JS): the hook sees it and sends the

@@ -306,7 +306,7 @@ def flag_on_page(context: AppContext, verdict: str, answer, page: Page, ink: str
     seq = None if ink is None else _seq_of(ink)
 
     def step(reading):
-        if seq is not None and seq != page.seq:
+        if seq is not None and reading and seq != page.seq:
             return ("Your latest drawing is still being read: check its answer, then press again.", *(gr.update(),) * 4, reading)
         shown = flag_reading(context, verdict, answer, reading, request, source=page.source)
         if seq is not None and shown[0].startswith("Saved"):
