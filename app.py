@@ -52,6 +52,11 @@ logger = logging.getLogger("digit_app")
 
 #: A session's state (its last reading) is dropped this long after its last use.
 STATE_SECONDS = 15 * 60
+#: The Upload tab's photo and its boxes are shown this tall, whatever their shape: a number's wide
+#: strip is not squeezed flat, and a single digit's tall photo leaves the answer in sight on a phone.
+UPLOAD_HEIGHT = 180
+#: The boxes get more: their legend takes 50 px of it.
+BOXES_HEIGHT = 240
 #: Two workers for a 2-core machine: each prediction is CPU-bound and takes a few milliseconds.
 CONCURRENCY = 2
 
@@ -155,9 +160,10 @@ def _upload_tab(parts: SimpleNamespace) -> None:
         sources=["upload", "clipboard", "webcam"],
         type="filepath",
         image_mode=None,
+        height=UPLOAD_HEIGHT,
         elem_id="upload",
     )
-    parts.boxes = gr.AnnotatedImage(label="What it read", elem_id="boxes")
+    parts.boxes = gr.AnnotatedImage(label="What it read", height=BOXES_HEIGHT, elem_id="boxes")
     parts.number = gr.Textbox(label="Number", interactive=False, elem_id="number")
 
 
