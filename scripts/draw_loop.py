@@ -124,7 +124,8 @@ def answer_for_latest(page, within: float) -> tuple[float, str, float]:
                 if seq >= wanted and when >= state["loop"]["up"] and ANSWERED.search(text):
                     return round(when - state["loop"]["up"], 1), text, round(when - state["sent"], 1)
         time.sleep(0.02)
-    raise AssertionError(f"no answer for the drawing within {within} s")
+    raise AssertionError(f"no answer for the drawing within {within} s (the page's seq {state['ink']}, "
+                         f"{'changed since' if state['dirty'] else 'sent'}; last shown: {state['loop']['shown'][-3:]})")
 
 
 def stale_shown(page) -> list[str]:
