@@ -37,7 +37,7 @@ from web.assets import (
     UPLOAD_SEQ_JS,
 )
 from web.context import AppContext
-from web.gradio_workarounds import FetchedFile, Page, sweep_upload_cache
+from web.gradio_workarounds import Page, naming_the_url_rule, sweep_upload_cache
 from web.handlers import (
     bind,
     classify_digit,
@@ -231,7 +231,7 @@ def _api_endpoints(context: AppContext) -> None:
     by its docstring. ``preprocess=False``: the file is read once, by ``open_image``, under its limits,
     and the label arrives as sent (3.5 or true is refused, not rounded to 4 or 1)."""
     with gr.Row(visible=False):
-        api_file = FetchedFile(type="filepath", label="image")  # a URL it may not fetch: the rule named
+        api_file = naming_the_url_rule(gr.File(type="filepath", label="image"))  # a URL it may not fetch: the rule
         api_digit = gr.Number(label="digit")
         api_label = gr.Label(num_top_classes=3)
         api_text = gr.Textbox()

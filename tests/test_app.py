@@ -339,6 +339,29 @@ def test_an_mcp_client_lists_the_tools_and_reads_a_number_through_them(app_serve
     assert not digit.isError and digit.content[0].text.startswith("{'label': '7'")
 
 
+def test_an_mcp_client_sending_a_url_the_app_may_not_fetch_is_told_the_rule(app_server):
+    """Gradio's download refuses loopback, private and link-local addresses before our handler runs;
+    the caller is told which rule and what to send instead, not "raised an exception"."""
+    import asyncio
+
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamable_http_client
+
+    url, _ = app_server
+
+    async def session():
+        async with streamable_http_client(f"{url.rstrip('/')}/gradio_api/mcp/") as (read, write, _):
+            async with ClientSession(read, write) as client:
+                await client.initialize()
+                return [await client.call_tool("read_number", {"image": address}) for address in
+                        ("http://127.0.0.1:1/digit.png", "http://169.254.169.254/latest/meta-data")]
+
+    for result, address in zip(asyncio.run(session()), ("127.0.0.1:1", "169.254.169.254")):
+        text = result.content[0].text
+        assert result.isError and f"The image at http://{address}" in text, text
+        assert "its host is not a public internet address" in text and "data:image/png;base64" in text
+
+
 def test_the_answer_names_an_eight_in_correct_english_and_a_number_has_no_top_3(starter, mnist_test, rng, tmp_path):
 
     context = handlers.AppContext.create(starter, flag_dir=tmp_path / "flags")

@@ -7,7 +7,7 @@
 - :func:`sweep_upload_cache`: Gradio's ``delete_cache`` task can end for good in a burst of uploads
   ("Set changed size during iteration").
 - :func:`returning_memory`: glibc keeps the memory of a large decoded image in per-thread arenas.
-- :class:`FetchedFile`: an API caller (an MCP client above all) may send an image's URL; when Gradio's
+- :func:`naming_the_url_rule`: an API caller (an MCP client above all) may send an image's URL; when Gradio's
   download refuses it (its SSRF guard, ``safehttpx``) or fails, the caller got only "The upstream Gradio
   app has raised an exception but has not enabled verbose error reporting". No upstream issue found.
 """
@@ -26,7 +26,7 @@ from pathlib import Path
 import gradio as gr
 from gradio_client.utils import is_http_url_like
 
-__all__ = ["Page", "on_page", "DrawingBlobs", "returning_memory", "sweep_upload_cache", "FetchedFile", "URL_RULE"]
+__all__ = ["Page", "on_page", "DrawingBlobs", "returning_memory", "sweep_upload_cache", "naming_the_url_rule", "URL_RULE"]
 
 #: The rule an image URL sent to the API must follow for this server to fetch it (Gradio's download).
 URL_RULE = (
@@ -171,17 +171,17 @@ def sweep_upload_cache(demo: gr.Blocks, *, every: float, age: float, stop: threa
 
 
 
-class FetchedFile(gr.File):
-    """The API's image input: a ``gr.File`` whose failed URL downloads name the rule (``URL_RULE``),
-    the address and why, instead of Gradio's opaque "raised an exception" (the download happens
-    before the handler runs, even with ``preprocess=False``)."""
+def naming_the_url_rule(component: gr.components.Component) -> gr.components.Component:
+    """Make ``component`` (the API's image input) name the rule (``URL_RULE``), the address and why
+    when Gradio's download of a URL it was sent fails, instead of Gradio's opaque "raised an
+    exception" (the download happens before the handler runs, even with ``preprocess=False``).
+    Wraps the instance's own method: a subclass of ``gr.File`` would make Gradio write a ``.pyi``
+    stub beside this module. -> ``component``."""
+    download = component.async_move_resource_to_block_cache
 
-    def get_block_name(self) -> str:
-        return "file"  # the page draws it as the gr.File it is
-
-    async def async_move_resource_to_block_cache(self, url_or_file_path):
+    async def move_or_fetch(url_or_file_path):
         try:
-            return await super().async_move_resource_to_block_cache(url_or_file_path)
+            return await download(url_or_file_path)
         except Exception as exc:
             if not (isinstance(url_or_file_path, str) and is_http_url_like(url_or_file_path)):
                 raise
@@ -189,3 +189,6 @@ class FetchedFile(gr.File):
             if "failed validation" in why:
                 why = "its host is not a public internet address"
             raise gr.Error(f"The image at {url_or_file_path} could not be fetched ({why}): {URL_RULE}.", print_exception=False) from exc
+
+    component.async_move_resource_to_block_cache = move_or_fetch
+    return component
