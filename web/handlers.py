@@ -283,20 +283,12 @@ def ink_on_page(context: AppContext, ink: str | None, flag_status, page: Page):
     return top, picture, message, status, json.dumps({"seq": sent.seq}), page
 
 
-def drawing_on_page(context: AppContext, editor_value, page: Page):
-    return on_page(page, lambda _: read_drawing(context, editor_value))
-
-
 def upload_on_page(context: AppContext, payload, ink: str | None, page: Page):
     """The upload's reading, shown from now on over any drawing sent before it (``ink``'s seq)."""
     seq = _seq_of(ink)
     with page.lock:
         page.seq, page.source = max(page.seq, seq), "upload"
     return on_page(page, lambda _: read_upload(context, payload))
-
-
-def clear_on_page(context: AppContext, flag_status, page: Page):
-    return on_page(page, lambda _: clear_drawing(context, flag_status))
 
 
 def flag_on_page(context: AppContext, verdict: str, answer, page: Page, ink: str | None = None, request: gr.Request = None):
