@@ -35,6 +35,7 @@ from web.assets import (
     READ_NOW_JS,
     SELECT_BRUSH_JS,
     UPLOAD_SEQ_JS,
+    WARM_UP_JS,
 )
 from web.context import AppContext
 from web.gradio_workarounds import Page, naming_the_url_rule, sweep_upload_cache
@@ -203,6 +204,7 @@ def _wire_drawing(demo: gr.Blocks, context: AppContext, parts: SimpleNamespace) 
     parts.clear.click(None, js=CLEAR_CANVAS_JS)
     parts.sketch.clear(None, js=SELECT_BRUSH_JS)
     demo.load(None, js=SELECT_BRUSH_JS)
+    demo.load(None, js=WARM_UP_JS)
     # The model may have been swapped since start (DIGIT_MODEL_FOLLOW): each page says which it gets.
     demo.load(lambda: about_text(context.loaded), None, parts.about, api_visibility="private", queue=False)
     # The answer, and what a flag applies to, follow the tab shown: the tab's own picture is read again

@@ -194,3 +194,7 @@ UPLOAD_SEQ_JS = "(file, ink, page) => [file, window.digitInk.bump(), page]"
 FLAG_SEQ_JS = "(answer, page, ink) => [answer, page, window.digitInk.flagged()]"
 #: "Read it", and the Draw tab chosen: read the canvas as it is now.
 READ_NOW_JS = "() => { window.digitInk.changed(); }"
+#: On load, the empty canvas is sent once: the page's queue connection is open and the reading path
+#: warm before the first stroke (the first drawing of a page was the slowest to answer: 1.5-6.9 s
+#: under load against 0.9-1.6 s for the next ones).
+WARM_UP_JS = "() => { setTimeout(() => window.digitInk.changed(), 800); }"
