@@ -123,7 +123,7 @@ def answer_for_latest(page, within: float) -> tuple[float, str, float]:
             for when, seq, text in state["loop"]["shown"]:
                 if seq >= wanted and when >= state["loop"]["up"] and ANSWERED.search(text):
                     return round(when - state["loop"]["up"], 1), text, round(when - state["sent"], 1)
-        time.sleep(0.02)
+        time.sleep(0.1)  # the page times the answer itself: polling seldom leaves the CPU to the app
     raise AssertionError(f"no answer for the drawing within {within} s (the page's seq {state['ink']}, "
                          f"{'changed since' if state['dirty'] else 'sent'}; last shown: {state['loop']['shown'][-3:]})")
 
@@ -229,8 +229,11 @@ def _spin() -> None:
 
 @contextmanager
 def busy_cores(count: int) -> Iterator[None]:
-    """``count`` processes that each keep one core busy for as long as the block runs."""
-    spinners = [multiprocessing.Process(target=_spin, daemon=True) for _ in range(count)]
+    """``count`` processes that each keep one core busy for as long as the block runs. Fresh
+    interpreters (spawn): a fork of a process serving the app in its threads (the tests') froze the
+    app's reading in the parent."""
+    spawn = multiprocessing.get_context("spawn")
+    spinners = [spawn.Process(target=_spin, daemon=True) for _ in range(count)]
     for spinner in spinners:
         spinner.start()
     try:
