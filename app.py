@@ -24,16 +24,26 @@ from digit_core import config
 from digit_core.flags import FlagGate, FlagStore
 from digit_core.hub import PROMOTED_TAG, LoadedModel, ModelFollower, resolve_model
 from web.answers import DRAW_FIRST, FRAME_DISPLAY_SIZE, about_text
-from web.assets import CLEAR_CANVAS_JS, PAGE_CSS, SELECT_BRUSH_JS
+from web.assets import (
+    CANVAS_SIZE,
+    CLEAR_CANVAS_JS,
+    FLAG_SEQ_JS,
+    INK_PAYLOAD_JS,
+    PAGE_CSS,
+    PAGE_HEAD,
+    READ_NOW_JS,
+    SELECT_BRUSH_JS,
+    UPLOAD_SEQ_JS,
+    WARM_UP_JS,
+)
 from web.context import AppContext
-from web.gradio_workarounds import Page, app_limits, limit_pending_calls, sweep_upload_cache
+from web.gradio_workarounds import Page, app_limits, limit_pending_calls, naming_the_url_rule, sweep_upload_cache
 from web.handlers import (
     bind,
     classify_digit,
-    clear_on_page,
-    drawing_on_page,
     flag_digit,
     flag_on_page,
+    ink_on_page,
     read_number,
     upload_on_page,
 )
@@ -43,12 +53,15 @@ logger = logging.getLogger("digit_app")
 
 #: A session's state (its last reading) is dropped this long after its last use.
 STATE_SECONDS = 15 * 60
+#: The Upload tab's photo and its boxes are shown this tall, whatever their shape: a number's wide
+#: strip is not squeezed flat, and a single digit's tall photo leaves the answer in sight on a phone.
+UPLOAD_HEIGHT = 180
+#: The boxes get more: their legend takes 50 px of it.
+BOXES_HEIGHT = 240
 #: Two workers for a 2-core machine: each prediction is CPU-bound and takes a few milliseconds.
 CONCURRENCY = 2
 #: Calls waiting in the queue, everyone's together (each person's own: ``config.PENDING_PER_PERSON``).
 QUEUE_SIZE = 64
-#: The sketchpad's canvas, wide enough for a number of several digits.
-CANVAS_SIZE = (800, 400)
 
 
 def build_app(
@@ -141,6 +154,9 @@ def _draw_tab(parts: SimpleNamespace) -> None:
     with gr.Row():
         parts.read_drawing = gr.Button("Read it", variant="primary", min_width=80, elem_id="read-drawing")
         parts.clear = gr.Button("Clear", min_width=80, elem_id="clear")
+    # What the page's hook (PAGE_HEAD) sends the drawing through: rendered, never shown.
+    parts.ink = gr.Textbox(visible="hidden", elem_id="ink")
+    parts.ink_read = gr.Button(visible="hidden", elem_id="ink-read")
 
 
 def _upload_tab(parts: SimpleNamespace) -> None:
@@ -149,9 +165,10 @@ def _upload_tab(parts: SimpleNamespace) -> None:
         sources=["upload", "clipboard", "webcam"],
         type="filepath",
         image_mode=None,
+        height=UPLOAD_HEIGHT,
         elem_id="upload",
     )
-    parts.boxes = gr.AnnotatedImage(label="What it read", elem_id="boxes")
+    parts.boxes = gr.AnnotatedImage(label="What it read", height=BOXES_HEIGHT, elem_id="boxes")
     parts.number = gr.Textbox(label="Number", interactive=False, elem_id="number")
 
 
@@ -165,12 +182,10 @@ def _flag_row(parts: SimpleNamespace) -> None:
     parts.flag_status = gr.Markdown("", elem_id="flag-status")
 
 
-#: The canvas's events run one at a time, in the order they reach the server: a reading still running
-#: when "Clear", "Read it" or a flag arrives finishes first. Two at once could swap: a reading's files
-#: take longer to receive than a clear, and on a busy machine a reading of the strokes before "Clear"
-#: finished after it and put its answer back. Each takes 20-50 ms of server time, so one lane answers
-#: 20-50 drawings a second. Each page's events also take turns on its own state (Page), with its
-#: uploads, which have a lane of their own.
+#: The canvas's events run one at a time, in the order they reach the server, each on the page's own
+#: state (Page): a drawing's reading, a flag and an upload's reading of one page never overlap, and
+#: a drawing older than the answer shown is dropped (web.ink's seq). Each takes a few ms of server
+#: time: one lane answers hundreds of drawings a second.
 _CANVAS_LANE = dict(concurrency_id="canvas", concurrency_limit=1, api_visibility="private")
 #: An upload has a lane of its own: large photos never hold up drawings. ``preprocess=False``: the file
 #: is decoded once, by ``open_image``, under its limits.
@@ -179,43 +194,41 @@ _UPLOAD_LANE = dict(preprocess=False, api_visibility="private", concurrency_id="
 
 def _wire_drawing(demo: gr.Blocks, context: AppContext, parts: SimpleNamespace) -> None:
     parts.sketch.blob_storage = context.drawings  # bounded: see DrawingBlobs
-    outputs = [parts.label, parts.frame, parts.message, parts.page]
-    on_drawing = bind(drawing_on_page, context)
-    # preprocess=False: the drawing arrives as a file and is decoded under the upload limits. Read
-    # live as strokes end, the answer replaced in place: no spinner over it each stroke, which on a
-    # busy machine stayed over an answer already shown while the last stroke's reading queued.
-    parts.sketch.change(
-        on_drawing, [parts.sketch, parts.page], outputs, trigger_mode="always_last", show_progress="hidden",
-        preprocess=False, api_name="drawing_changed", **_CANVAS_LANE,
+    # The sketchpad has no change event: the page's hook (PAGE_HEAD) sends the ink's box after each
+    # stroke, undo, redo or clear through #ink-read. always_last: while a reading is on its way, only
+    # the latest drawing is sent after it (the payload is taken when it is sent).
+    parts.ink_read.click(
+        bind(ink_on_page, context), [parts.ink, parts.flag_status, parts.page],
+        [parts.label, parts.frame, parts.message, parts.flag_status, parts.ink, parts.page],
+        js=INK_PAYLOAD_JS, trigger_mode="always_last", show_progress="hidden", api_name="ink", **_CANVAS_LANE,
     )
-    parts.read_drawing.click(on_drawing, [parts.sketch, parts.page], outputs, preprocess=False, api_name="read_drawing", **_CANVAS_LANE)
-    # "Clear" is the canvas's own trash button (CLEAR_CANVAS_JS); its clear event resets the answer
-    # and chooses the brush again, which the trash button drops.
+    parts.read_drawing.click(None, js=READ_NOW_JS)
+    # "Clear" is the canvas's own trash button (CLEAR_CANVAS_JS): the hook sees it and sends the
+    # empty canvas; the trash button drops the brush, which is chosen again.
     parts.clear.click(None, js=CLEAR_CANVAS_JS)
-    parts.sketch.clear(
-        bind(clear_on_page, context), [parts.flag_status, parts.page],
-        [parts.label, parts.frame, parts.message, parts.flag_status, parts.page], api_name="clear", **_CANVAS_LANE,
-    )
     parts.sketch.clear(None, js=SELECT_BRUSH_JS)
     demo.load(None, js=SELECT_BRUSH_JS)
+    demo.load(None, js=WARM_UP_JS)
     # The model may have been swapped since start (DIGIT_MODEL_FOLLOW): each page says which it gets.
     demo.load(lambda: about_text(context.loaded), None, parts.about, api_visibility="private", queue=False)
     # The answer, and what a flag applies to, follow the tab shown: the tab's own picture is read again
-    # when it is chosen (nothing there: "Draw a digit first.").
-    parts.draw_tab.select(
-        on_drawing, [parts.sketch, parts.page], outputs, show_progress="hidden", preprocess=False, api_name="draw_tab", **_CANVAS_LANE
-    )
+    # when it is chosen (nothing there: "Draw a digit first."); the other tab's flag text goes.
+    parts.draw_tab.select(None, js=READ_NOW_JS)
+    for tab in (parts.draw_tab, parts.upload_tab):
+        tab.select(lambda: ("", ""), None, [parts.flag_status, parts.correct_digit], api_visibility="private", queue=False)
 
 
 def _wire_upload_and_flags(context: AppContext, parts: SimpleNamespace) -> None:
     outputs = [parts.boxes, parts.number, parts.label, parts.frame, parts.message, parts.page]
     on_upload = bind(upload_on_page, context)
-    parts.upload.change(on_upload, [parts.upload, parts.page], outputs, api_name="read_upload", **_UPLOAD_LANE)
-    parts.upload_tab.select(on_upload, [parts.upload, parts.page], outputs, show_progress="hidden", api_name="upload_tab", **_UPLOAD_LANE)
+    inputs = [parts.upload, parts.ink, parts.page]
+    parts.upload.change(on_upload, inputs, outputs, js=UPLOAD_SEQ_JS, api_name="read_upload", **_UPLOAD_LANE)
+    parts.upload_tab.select(on_upload, inputs, outputs, js=UPLOAD_SEQ_JS, show_progress="hidden", api_name="upload_tab", **_UPLOAD_LANE)
     flag_outputs = [parts.flag_status, parts.correct_digit, parts.label, parts.frame, parts.message, parts.page]
     for button, verdict in ((parts.flag_wrong, "wrong"), (parts.flag_right, "correct")):
         button.click(
-            bind(flag_on_page, context, verdict), [parts.correct_digit, parts.page], flag_outputs, api_name=f"flag_{verdict}", **_CANVAS_LANE
+            bind(flag_on_page, context, verdict), [parts.correct_digit, parts.page, parts.ink], flag_outputs,
+            js=FLAG_SEQ_JS, api_name=f"flag_{verdict}", **_CANVAS_LANE,
         ).then(None, parts.flag_status, js=CLEAR_CANVAS_JS)
 
 
@@ -224,7 +237,7 @@ def _api_endpoints(context: AppContext) -> None:
     by its docstring. ``preprocess=False``: the file is read once, by ``open_image``, under its limits,
     and the label arrives as sent (3.5 or true is refused, not rounded to 4 or 1)."""
     with gr.Row(visible=False):
-        api_file = gr.File(type="filepath", label="image")
+        api_file = naming_the_url_rule(gr.File(type="filepath", label="image"))  # a URL it may not fetch: the rule
         api_digit = gr.Number(label="digit")
         api_label = gr.Label(num_top_classes=3)
         api_text = gr.Textbox()
@@ -275,6 +288,7 @@ def serve(
     limit_pending_calls(demo, PendingCalls(pending_per_person))
     options = dict(
         css=PAGE_CSS,
+        head=PAGE_HEAD,  # the drawing hook: see web.assets
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
         share=share,

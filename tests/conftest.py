@@ -103,6 +103,7 @@ def app_server(tmp_path_factory):
     demo.queue(default_concurrency_limit=digit_app.CONCURRENCY, max_size=256)
     _, url, _ = demo.launch(
         css=digit_app.PAGE_CSS,
+        head=digit_app.PAGE_HEAD,
         server_name="127.0.0.1",
         prevent_thread_lock=True,
         quiet=True,

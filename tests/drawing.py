@@ -78,3 +78,25 @@ def encode(array_or_image, fmt: str = "PNG", **options) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format=fmt, **options)
     return buffer.getvalue()
+
+
+def page_ink(drawing, *, seq: int, side: int = 256) -> str:
+    """What the page's hook (``web.assets.PAGE_HEAD``) sends for a canvas drawing: the ink's box with a
+    margin of 30% of its size, on white, reduced to at most ``side`` pixels, as a PNG data URL in
+    ``{"seq": seq, "png": ...}`` (``png`` null for an empty canvas)."""
+    import base64
+    import json
+
+    picture = drawing if isinstance(drawing, Image.Image) else Image.fromarray(np.asarray(drawing))
+    shown = Image.new("RGBA", picture.size, "white")
+    shown.alpha_composite(picture.convert("RGBA"))
+    shown = shown.convert("RGB")
+    rows, cols = np.nonzero(np.asarray(shown, dtype=np.int32).sum(axis=2) < 384)
+    if rows.size == 0:
+        return json.dumps({"seq": seq, "png": None})
+    margin = round(0.3 * max(cols.max() - cols.min(), rows.max() - rows.min())) + 2
+    box = (cols.min() - margin, rows.min() - margin, cols.max() + margin + 1, rows.max() + margin + 1)
+    crop = Image.new("RGB", (box[2] - box[0], box[3] - box[1]), "white")  # white beyond the canvas
+    crop.paste(shown, (-box[0], -box[1]))
+    crop.thumbnail((side, side), Image.Resampling.BILINEAR)
+    return json.dumps({"seq": seq, "png": "data:image/png;base64," + base64.b64encode(encode(crop)).decode()})

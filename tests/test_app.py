@@ -135,35 +135,31 @@ def test_fifty_flags_at_once_are_all_kept_once(app_server, mnist_test, tmp_path)
     json.dumps([s.metadata for s in samples.values()])  # every line is plain JSON
 
 
-def test_a_drawing_the_sketchpad_sends_ahead_by_id_is_read_by_its_change_event(app_server, seven):
-    """What the browser does after a stroke: the sketchpad posts its pictures to its own
-    accept_blobs endpoint, then the change event carries only their id."""
+def test_a_drawing_the_page_sends_as_its_ink_box_is_read_by_the_private_ink_event(app_server, seven, client):
+    """What the browser does after a stroke (web.assets.PAGE_HEAD): the ink's box as a small PNG with
+    the page's sequence number, through the private ``ink`` event; the answer says which drawing it is
+    for. The event is not public API."""
     import httpx
 
+    from tests.drawing import page_ink
+
     url, _ = app_server
-    session = "sketch-by-id"
+    session = "ink-by-page"
     config = httpx.get(f"{url}config", timeout=10).json()
-    sketchpad = next(c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == "sketchpad")
-    changed = next(d["id"] for d in config["dependencies"] if d.get("api_name") == "drawing_changed")
-    on_white = Image.new("RGBA", seven.size, "white")
-    on_white.alpha_composite(seven)
+    ink = next(d for d in config["dependencies"] if d.get("api_name") == "ink")
+    assert ink["api_visibility"] == "private"
+    assert "/ink" not in client.view_api(print_info=False, return_format="dict")["named_endpoints"]
     with httpx.Client(base_url=url, timeout=30) as http:
-        sent = http.post(
-            "gradio_api/component_server/",
-            data={"session_hash": session, "component_id": str(sketchpad), "fn_name": "accept_blobs", "id": "strokes-1", "type": "composite", "index": "null"},
-            files={"file": ("composite.png", encode(on_white), "image/png")},
-        )
-        sent.raise_for_status()
         join = http.post(
             "gradio_api/queue/join",
-            json={"data": [{"id": "strokes-1"}, None], "fn_index": changed, "session_hash": session, "event_data": None, "trigger_id": None},
+            json={"data": [page_ink(seven, seq=1), "", None], "fn_index": ink["id"], "session_hash": session, "event_data": None, "trigger_id": None},
         )
         join.raise_for_status()
         with http.stream("GET", "gradio_api/queue/data", params={"session_hash": session}) as stream:
             done = next(m for m in (json.loads(line[5:]) for line in stream.iter_lines() if line.startswith("data:")) if m.get("msg") == "process_completed")
     assert done["success"], done
-    top, _, message = done["output"]["data"][:3]
-    assert top["label"] == "7" and "**7**" in message
+    top, _, message, _, shown = done["output"]["data"][:5]
+    assert top["label"] == "7" and "**7**" in message and json.loads(shown) == {"seq": 1}
 
 
 @pytest.mark.slow
@@ -345,6 +341,29 @@ def test_an_mcp_client_lists_the_tools_and_reads_a_number_through_them(app_serve
     assert "handwritten digit" in tools["read_number"].description and "image" in tools["read_number"].inputSchema["properties"]
     assert not number.isError and "2104" in number.content[0].text
     assert not digit.isError and digit.content[0].text.startswith("{'label': '7'")
+
+
+def test_an_mcp_client_sending_a_url_the_app_may_not_fetch_is_told_the_rule(app_server):
+    """Gradio's download refuses loopback, private and link-local addresses before our handler runs;
+    the caller is told which rule and what to send instead, not "raised an exception"."""
+    import asyncio
+
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamable_http_client
+
+    url, _ = app_server
+
+    async def session():
+        async with streamable_http_client(f"{url.rstrip('/')}/gradio_api/mcp/") as (read, write, _):
+            async with ClientSession(read, write) as client:
+                await client.initialize()
+                return [await client.call_tool("read_number", {"image": address}) for address in
+                        ("http://127.0.0.1:1/digit.png", "http://169.254.169.254/latest/meta-data")]
+
+    for result, address in zip(asyncio.run(session()), ("127.0.0.1:1", "169.254.169.254")):
+        text = result.content[0].text
+        assert result.isError and f"The image at http://{address}" in text, text
+        assert "its host is not a public internet address" in text and "data:image/png;base64" in text
 
 
 def test_the_answer_names_an_eight_in_correct_english_and_a_number_has_no_top_3(starter, mnist_test, rng, tmp_path):

@@ -1,21 +1,32 @@
-"""The pages in a real browser: Debian's chromium, headless, driven by Playwright."""
+"""The page in a real browser (Debian's chromium, headless, driven by Playwright), as one visitor
+uses it: every test of a module shares ONE long-lived page, as a person keeps one tab open. Real
+pen digits (UNIPEN writers no model trains on) are replayed with the mouse.
+
+Screenshots go to $DIGIT_SCREENSHOTS (default: a pytest temporary folder)."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 from playwright.sync_api import expect, sync_playwright
 
+from digit_core.real_data import draw_pen_number
+from digit_core.strokes import draw_strokes
 from tests.script_runner import load_script
 
 _draw_loop = load_script("draw_loop")
-ACTIONS, CHROMIUM, CHROMIUM_ARGS, NUMBERS = _draw_loop.ACTIONS, _draw_loop.CHROMIUM, _draw_loop.CHROMIUM_ARGS, _draw_loop.NUMBERS
-busy_cores, run_rounds = _draw_loop.busy_cores, _draw_loop.run_rounds
-from tests.drawing import encode, number_strip
+CHROMIUM, CHROMIUM_ARGS, busy_cores, draw = _draw_loop.CHROMIUM, _draw_loop.CHROMIUM_ARGS, _draw_loop.busy_cores, _draw_loop.draw
+pen_rounds, run_rounds, stale_shown = _draw_loop.pen_rounds, _draw_loop.run_rounds, _draw_loop.stale_shown
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
+PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture(scope="module")
@@ -26,157 +37,204 @@ def browser():
         browser.close()
 
 
-@pytest.fixture
-def page(browser, app_server):
-    """A fresh page for each test, as a new visitor sees it."""
-    url, _ = app_server
-    page = browser.new_page(viewport={"width": 1280, "height": 1100})
+@pytest.fixture(scope="module")
+def screens(tmp_path_factory) -> Path:
+    folder = Path(os.environ.get("DIGIT_SCREENSHOTS") or tmp_path_factory.mktemp("screens"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _open(browser, url: str, **options):
+    context = browser.new_context(**options)
+    page = context.new_page()
     page.goto(url)
     page.wait_for_selector("#sketchpad canvas", timeout=60_000)
+    expect(page.locator('#sketchpad button[aria-label="Brush"]')).to_have_class(re.compile("highlight"), timeout=15_000)
+    return context, page
+
+
+@pytest.fixture(scope="module")
+def page(browser, app_server):
+    """One desktop page for every test here, never reloaded."""
+    context, page = _open(browser, app_server[0], viewport={"width": 1280, "height": 1100})
     yield page
-    page.close()
+    context.close()
 
 
-def _top_label(page) -> str:
-    return page.locator("#label").inner_text()
+@pytest.fixture(scope="module")
+def phone(browser, app_server):
+    """One phone page (390x844, touch) for every phone test, never reloaded."""
+    context, page = _open(browser, app_server[0], viewport=PHONE, has_touch=True, is_mobile=True)
+    yield page
+    context.close()
 
 
-def draw_seven(page) -> None:
-    """Two mouse strokes, as a person draws a 7: a bar, then a slanted stem."""
-    expect(page.locator("#sketchpad")).not_to_contain_text("select the draw tool", timeout=15_000)
-    box = page.locator("#sketchpad canvas").first.bounding_box()
-    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-    mouse = page.mouse
-    mouse.move(cx - 70, cy - 110)
-    mouse.down()
-    for step in range(1, 13):
-        mouse.move(cx - 70 + 12 * step, cy - 110, steps=2)
-    mouse.up()
-    mouse.move(cx + 74, cy - 108)
-    mouse.down()
-    for step in range(1, 18):
-        mouse.move(cx + 74 - 6 * step, cy - 108 + 13 * step, steps=2)
-    mouse.up()
+@pytest.fixture(scope="module")
+def digits():
+    """Held-out pen digits the loop's rounds draw: (label, strokes)."""
+    return [digit for round_ in pen_rounds(40, seed=7) for digit in round_]
 
 
-def test_drawing_a_seven_with_the_mouse_shows_7_on_top(page, tmp_path):
-    draw_seven(page)
-    expect(page.locator("#label")).to_contain_text(re.compile(r"^\s*Top 3\s*7", re.M), timeout=20_000)
-    expect(page.locator("#message")).to_contain_text("7")
-    page.screenshot(path=str(tmp_path / "drawn.png"))
-
-
-def test_clearing_the_canvas_leaves_no_stale_answer(page):
-    draw_seven(page)
-    expect(page.locator("#message")).to_contain_text("7", timeout=20_000)
+def _fresh(page) -> None:
+    """Back to an empty Draw tab, as a person would: the Clear button."""
+    page.get_by_role("tab", name="Draw").click()
     page.locator("#clear").click()
-    expect(page.locator("#message")).to_contain_text("Draw a digit first", timeout=10_000)
-    expect(page.locator("#label")).not_to_contain_text("%")
-    expect(page.locator("#sketchpad")).not_to_contain_text("select the draw tool", timeout=15_000)
+    expect(page.locator("#message")).to_contain_text("Draw a digit first", timeout=20_000)
 
 
-def test_flagging_a_drawing_saves_it_and_readies_the_canvas(page, app_server):
-    from digit_core.flags import read_flags
+def _answer(page, pattern, timeout=20_000) -> None:
+    expect(page.locator("#message")).to_contain_text(pattern, timeout=timeout)
 
-    _, flag_dir = app_server
-    before = {sample.id for sample in read_flags(flag_dir)}
-    draw_seven(page)
-    page.locator("#read-drawing").click()  # the button reads the drawing too
+
+def _shown_seq(page) -> int:
+    return json.loads(page.locator("#ink textarea, #ink input").first.input_value() or "{}").get("seq", -1)
+
+
+def _correction(page):
+    return page.locator("#correct-digit textarea, #correct-digit input").first
+
+
+def test_a_pen_digit_drawn_with_the_mouse_is_answered_for_that_drawing(page, digits, screens):
+    _fresh(page)
+    label, strokes = next(d for d in digits if d[0] == 7)
+    draw(page, [(label, strokes)])
+    _answer(page, re.compile(r"It's a \*?\*?7"))
+    expect(page.locator("#label")).to_contain_text(re.compile(r"^\s*Top 3\s*7", re.M))
+    assert _shown_seq(page) == page.evaluate("() => window.digitInk.seq")  # the answer names its drawing
+    page.screenshot(path=str(screens / "desktop_seven.png"))
+
+
+def test_what_the_page_sends_is_a_small_png_of_the_ink(page):
+    payload = json.loads(page.evaluate("() => window.digitInk.payload()"))
+    assert payload["png"].startswith("data:image/png;base64,") and len(payload["png"]) < 40_000
+    page.locator("#read-drawing").click()  # "Read it" sends the drawing as it is again
     expect(page.locator("#message")).to_contain_text("7", timeout=20_000)
-    page.locator("#flag-wrong").click()  # no digit picked yet: asked for one, the reading kept
-    expect(page.locator("#flag-status")).to_contain_text("Type the right digit", timeout=10_000)
-    expect(page.locator("#message")).to_contain_text("7")
-    page.locator("#correct-digit textarea, #correct-digit input").first.fill("1")
-    page.locator("#flag-wrong").click()
-    expect(page.locator("#flag-status")).to_contain_text("Saved, thank you.", timeout=10_000)
+
+
+def test_clear_resets_the_answer_and_nothing_from_before_reappears(page):
+    page.locator("#clear").click()
+    _answer(page, "Draw a digit first")
+    time.sleep(1.5)  # anything still on its way has arrived by now
     expect(page.locator("#message")).to_contain_text("Draw a digit first")
-    new = [sample for sample in read_flags(flag_dir) if sample.id not in before]
-    assert [(s.label, s.metadata["source"], s.metadata["verdict"]) for s in new] == [(1, "draw", "wrong")]
+    expect(page.locator("#label")).not_to_contain_text("%")
+    assert not stale_shown(page) if page.evaluate("() => !!window.__loop") else True
 
 
-def test_uploading_a_scanned_number_shows_the_number(page, mnist_test, tmp_path):
-    scan = tmp_path / "number.png"
-    scan.write_bytes(encode(number_strip([mnist_test.images[i] for i in (1, 2, 3, 4)], rng=np.random.default_rng(0), height=90)))
-    page.get_by_role("tab", name="Upload").click()
-    expect(page.locator("#message")).to_contain_text("Upload an image first", timeout=10_000)
-    page.locator("#upload input[type=file]").set_input_files(str(scan))
-    expect(page.locator("#number textarea")).to_have_value("2104", timeout=20_000)
-    expect(page.locator("#message")).to_contain_text("2104")
-    page.get_by_role("tab", name="Draw").click()  # the answer follows the tab shown: an empty canvas
-    expect(page.locator("#message")).to_contain_text("Draw a digit first", timeout=10_000)
+def test_undo_is_read_as_the_drawing_it_leaves(page, digits):
+    _fresh(page)
+    one = next(d for d in digits if d[0] == 1)
+    four = next(d for d in digits if d[0] == 4 and len(d[1]) == 1)  # one stroke: one undo takes it away
+    draw(page, [one, four])
+    _answer(page, re.compile(r"Read 14|It's"))
+    page.locator('#sketchpad button[aria-label="Undo"]').click()
+    _answer(page, re.compile(r"It's a \*?\*?1"))
 
 
-def _stroke(mouse, points) -> None:
-    mouse.move(*points[0])
-    mouse.down()
-    for point in points[1:]:
-        mouse.move(*point, steps=6)
-    mouse.up()
-
-
-def draw_seventeen(page) -> None:
-    """A 1, then a 7 beside it, across the wide canvas, scaled to the canvas as shown."""
-    expect(page.locator("#sketchpad")).not_to_contain_text("select the draw tool", timeout=15_000)
-    box = page.locator("#sketchpad canvas").first.bounding_box()
-    cx, cy, s = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, box["height"] / 350
-    _stroke(page.mouse, [(cx - 60 * s, cy - 60 * s), (cx - 60 * s, cy + 60 * s)])
-    _stroke(page.mouse, [(cx + 10 * s, cy - 60 * s), (cx + 70 * s, cy - 60 * s), (cx + 30 * s, cy + 60 * s)])
-
-
-def test_a_number_drawn_with_the_mouse_is_read_and_flagged_by_typing_it(page, app_server):
+def test_correct_with_another_number_typed_is_refused_and_nothing_is_saved(page, app_server, digits):
     from digit_core.flags import read_flags
 
-    _, flag_dir = app_server
-    before = {sample.id for sample in read_flags(flag_dir)}
-    draw_seventeen(page)
-    expect(page.locator("#message")).to_contain_text("Read 17", timeout=20_000)
-    page.locator("#correct-digit textarea, #correct-digit input").first.fill("171")
+    _fresh(page)
+    before = len(read_flags(app_server[1]))
+    draw(page, [next(d for d in digits if d[0] == 3)])
+    _answer(page, re.compile(r"It's a \*?\*?3"))
+    _correction(page).fill("8")
+    page.locator("#flag-correct").click()
+    expect(page.locator("#flag-status")).to_contain_text("You typed 8 but it read 3", timeout=20_000)
+    expect(page.locator("#message")).to_contain_text("3")  # the reading kept for the right button
+    assert len(read_flags(app_server[1])) == before
     page.locator("#flag-wrong").click()
-    expect(page.locator("#flag-status")).to_contain_text("it read 2 digits and you typed 3 digits", timeout=10_000)
-    page.locator("#correct-digit textarea, #correct-digit input").first.fill("11")
-    page.locator("#flag-wrong").click()
-    expect(page.locator("#flag-status")).to_contain_text("Saved its 2 digits", timeout=10_000)
-    new = [sample for sample in read_flags(flag_dir) if sample.id not in before]
-    assert sorted(s.label for s in new) == [1, 1]
+    expect(page.locator("#flag-status")).to_contain_text("Saved, thank you.", timeout=20_000)
+    _answer(page, "Draw a digit first")
+    new = read_flags(app_server[1])[before:]
+    assert [(s.label, s.metadata["source"], s.metadata["verdict"]) for s in new] == [(8, "draw", "wrong")]
 
 
-def test_the_canvas_own_clear_button_resets_the_answer(page):
-    draw_seven(page)
-    expect(page.locator("#message")).to_contain_text("7", timeout=20_000)
-    page.locator('#sketchpad button[aria-label="Clear canvas"]').click()
-    expect(page.locator("#message")).to_contain_text("Draw a digit first", timeout=10_000)
-    expect(page.locator("#label")).not_to_contain_text("%")
+def test_flag_status_and_the_typed_number_stay_on_their_tab(page):
+    expect(page.locator("#flag-status")).to_contain_text("Saved")
+    _correction(page).fill("5")
+    page.get_by_role("tab", name="Upload").click()
+    expect(page.locator("#flag-status")).to_have_text("", timeout=10_000)
+    expect(_correction(page)).to_have_value("")
+    _answer(page, "Upload an image first")
 
 
-def test_on_a_phone_the_answer_is_right_under_the_canvas_and_no_control_is_useless(browser, app_server, tmp_path):
-    url, _ = app_server
-    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
-    page = context.new_page()
-    try:
-        page.goto(url)
-        page.wait_for_selector("#sketchpad canvas", timeout=60_000)
-        draw_seventeen(page)  # a touch screen's pointer events, as the mouse sends them
-        expect(page.locator("#message")).to_contain_text("Read 17", timeout=20_000)
-        page.screenshot(path=str(tmp_path / "phone.png"))
-        for element in ("#sketchpad canvas", "#message", "#flag-wrong"):
-            box = page.locator(element).first.bounding_box()
-            assert box["y"] + box["height"] <= 844, f"{element} is below the fold"
-        for useless in ("Pan", "Zoom in", "Zoom out", "Color"):
-            expect(page.locator(f'#sketchpad button[aria-label="{useless}"]')).to_be_hidden()
-        tools = page.locator('#sketchpad button[aria-label="Brush"]').bounding_box()
-        canvas = page.locator("#sketchpad canvas").first.bounding_box()
-        assert tools["x"] + tools["width"] <= canvas["x"], "the tool bar covers the canvas"
-    finally:
-        context.close()
+def _upload_file(folder: Path, name: str, rgba: np.ndarray) -> str:
+    picture = Image.new("RGBA", (rgba.shape[1], rgba.shape[0]), "white")
+    picture.alpha_composite(Image.fromarray(rgba))
+    path = folder / name
+    picture.convert("RGB").save(path)
+    return str(path)
 
 
-def test_the_draw_loop_never_sticks_while_both_cores_are_busy(browser, app_server):
-    """Draw -> answer -> Clear, a flag, Correct! or the canvas's trash -> draw again, on one page,
-    with two processes spinning beside it: every drawing answered, the brush still chosen, no spinner
-    left, the page reset each time. Every number and every action at least once; the full 50 rounds
-    are `python scripts/draw_loop.py --busy 2`."""
-    url, _ = app_server
-    rounds = max(len(NUMBERS), 2 * len(ACTIONS))
+def test_an_uploaded_number_is_shown_whole_and_a_flag_there_says_what_to_do_next(page, held_out_pen, tmp_path, screens):
+    indices = [3, 10, 20]
+    expected = "".join(str(held_out_pen.labels[i]) for i in indices)
+    number = draw_pen_number(held_out_pen, indices, height=150, brush=14, gaps=[0.3, 0.3], canvas=(900, 300))
+    page.get_by_role("tab", name="Upload").click()
+    page.locator("#upload input[type=file]").set_input_files(_upload_file(tmp_path, "number.png", number))
+    expect(page.locator("#number textarea")).to_have_value(expected, timeout=30_000)
+    shown = page.locator("#boxes img.base-image").bounding_box()
+    assert shown["height"] >= 90, f"the number is squeezed into a {shown['height']:.0f} px strip"
+    page.screenshot(path=str(screens / "desktop_upload_number.png"))
+    page.locator("#flag-correct").click()
+    expect(page.locator("#flag-status")).to_contain_text("Saved its 3 digits", timeout=20_000)
+    _answer(page, "Upload another image")
+    page.locator("#flag-correct").click()  # once is enough
+    expect(page.locator("#flag-status")).to_contain_text("Upload an image first", timeout=20_000)
+    page.get_by_role("tab", name="Draw").click()  # the answer follows the tab: the empty canvas
+    _answer(page, "Draw a digit first")
+
+
+def test_rounds_under_two_busy_loops_are_answered_in_time_and_never_stale(page):
+    """Draw -> answer -> Clear, a flag, Correct! or the trash -> draw again, on this same page, with
+    two processes spinning beside the app: none stale, every answer within 5 s of the last stroke.
+    Fewer rounds than the bar's 50 (`python scripts/draw_loop.py --busy 2`), every action three
+    times. The 5 s bar is for a machine that only runs the app, the browser and the two loops: when
+    other work already loads it (1-minute load over 2 before the run), 15 s is allowed instead and
+    the load is named; never a stale answer either way."""
+    _fresh(page)
+    with open("/proc/loadavg") as handle:
+        load = float(handle.read().split()[0])
+    within = 5.0 if load <= 2.0 else 15.0
     with busy_cores(2):
-        summary = run_rounds(browser, url, rounds, log=lambda line: None)
-    assert summary["passed"] == rounds
+        summary = run_rounds(None, None, 12, page=page, within=within, log=lambda line: None, seed=3)
+    assert summary["passed"] == 12 and summary["stale"] == 0, summary
+    assert summary["answer_ms_max"] <= within * 1000, f"{summary} (load {load} before the run)"
+
+
+# --- a phone: 390x844, touch ----------------------------------------------------------------
+
+
+def test_on_a_phone_the_drawable_area_is_at_least_300_px_square(phone, screens):
+    area = phone.evaluate("() => window.digitInk.imageRect()")
+    assert area["right"] - area["left"] >= 300 and area["bottom"] - area["top"] >= 300, area
+    assert area["left"] >= 0 and area["right"] <= PHONE["width"]
+    for useless in ("Pan", "Zoom in", "Zoom out", "Color"):
+        expect(phone.locator(f'#sketchpad button[aria-label="{useless}"]')).to_be_hidden()
+    phone.screenshot(path=str(screens / "phone_empty.png"))
+
+
+def test_on_a_phone_a_stroke_starting_just_outside_the_canvas_is_kept(phone, screens):
+    area = phone.evaluate("() => window.digitInk.imageRect()")
+    x = (area["left"] + area["right"]) / 2
+    phone.mouse.move(x, area["top"] - 12)  # on the sketchpad's margin, above the canvas
+    phone.mouse.down()
+    for y in np.linspace(area["top"] + 40, area["bottom"] - 40, 6):
+        phone.mouse.move(x, float(y))
+    phone.mouse.up()
+    _answer(phone, re.compile(r"It's a \*?\*?1"))
+    phone.screenshot(path=str(screens / "phone_one_from_outside.png"))
+
+
+def test_on_a_phone_the_answer_is_in_sight_on_both_tabs_without_scrolling(phone, held_out_pen, tmp_path, screens):
+    for element in ("#message", "#flag-wrong"):
+        box = phone.locator(element).bounding_box()
+        assert box["y"] + box["height"] <= PHONE["height"], f"{element} is below the fold on the Draw tab"
+    assert phone.evaluate("() => window.scrollY") == 0
+    digit = draw_strokes(held_out_pen.strokes(3), height=300, brush=20, canvas=(400, 400))
+    phone.get_by_role("tab", name="Upload").click()
+    phone.locator("#upload input[type=file]").set_input_files(_upload_file(tmp_path, "digit.png", digit))
+    _answer(phone, re.compile(rf"It's a \*?\*?{held_out_pen.labels[3]}"), timeout=30_000)
+    box = phone.locator("#message").bounding_box()
+    assert box["y"] + box["height"] <= PHONE["height"], f"the answer is at y={box['y']:.0f}, below the fold"
+    phone.screenshot(path=str(screens / "phone_upload_digit.png"))

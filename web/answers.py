@@ -22,6 +22,7 @@ DISPLAY_SIDE = 1024
 FLAG_IMAGE_SIDE = 640
 DRAW_FIRST = "Draw a digit first."
 UPLOAD_FIRST = f"Upload an image first ({ACCEPTED_FORMATS})."
+UPLOAD_NEXT = "Upload another image to read it, or draw one on the Draw tab."
 
 
 def frame_picture(frame: np.ndarray) -> np.ndarray:

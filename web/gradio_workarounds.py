@@ -12,6 +12,9 @@
 - :func:`limit_pending_calls`: Gradio's queue has one bound (``max_size``) for everyone together.
 - :class:`McpCallerAddress`: Gradio's MCP server runs a tool by calling the app again from this
   machine, with the caller's headers copied, so the caller's own ``X-Forwarded-For`` would name them.
+- :func:`naming_the_url_rule`: an API caller (an MCP client above all) may send an image's URL; when Gradio's
+  download refuses it (its SSRF guard, ``safehttpx``) or fails, the caller got only "The upstream Gradio
+  app has raised an exception but has not enabled verbose error reporting". No upstream issue found.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import gradio as gr
+from gradio_client.utils import is_http_url_like
 from fastapi import HTTPException
 from starlette.datastructures import Headers
 from starlette.formparsers import MultiPartException
@@ -41,7 +45,16 @@ __all__ = [
     "McpCallerAddress",
     "app_limits",
     "limit_pending_calls",
+    "naming_the_url_rule",
+    "URL_RULE",
 ]
+
+#: The rule an image URL sent to the API must follow for this server to fetch it (Gradio's download).
+URL_RULE = (
+    "this app fetches only http:// or https:// addresses on the public internet (never localhost, private, "
+    "link-local or cloud-metadata addresses, including after a redirect) that answer 200 OK. Send the image "
+    "itself instead, as a data URL (data:image/png;base64,...)"
+)
 
 
 class Page:
@@ -54,11 +67,16 @@ class Page:
     instead, and reads and writes ``reading`` only while holding ``lock``: the latest reading is
     always the one seen, whichever lane (canvas or upload) each event ran in. Gradio makes one per
     page (from the class, through ``gr.State(Page)``) and drops it with the page's state.
+
+    ``seq`` is the page's sequence number of the answer shown (see ``web.ink``): a drawing sent
+    before it is never read over it. ``source`` is the tab the answer shown came from.
     """
 
     def __init__(self):
         self.lock = threading.Lock()
         self.reading: dict | None = None
+        self.seq = 0
+        self.source = "draw"
 
     def __deepcopy__(self, memo) -> Page:
         return Page()  # gr.State copies its first value for each page: a fresh page, lock and all
@@ -296,3 +314,26 @@ def limit_pending_calls(demo: gr.Blocks, pending) -> None:
             pending.done_admitting(client, username)
 
     queue.push = push_if_admitted
+
+
+def naming_the_url_rule(component: gr.components.Component) -> gr.components.Component:
+    """Make ``component`` (the API's image input) name the rule (``URL_RULE``), the address and why
+    when Gradio's download of a URL it was sent fails, instead of Gradio's opaque "raised an
+    exception" (the download happens before the handler runs, even with ``preprocess=False``).
+    Wraps the instance's own method: a subclass of ``gr.File`` would make Gradio write a ``.pyi``
+    stub beside this module. -> ``component``."""
+    download = component.async_move_resource_to_block_cache
+
+    async def move_or_fetch(url_or_file_path):
+        try:
+            return await download(url_or_file_path)
+        except Exception as exc:
+            if not (isinstance(url_or_file_path, str) and is_http_url_like(url_or_file_path)):
+                raise
+            why = str(exc) or type(exc).__name__
+            if "failed validation" in why:
+                why = "its host is not a public internet address"
+            raise gr.Error(f"The image at {url_or_file_path} could not be fetched ({why}): {URL_RULE}.", print_exception=False) from exc
+
+    component.async_move_resource_to_block_cache = move_or_fetch
+    return component

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import io
+import json
 import logging
 import typing
 from functools import partial
@@ -27,6 +28,7 @@ from digit_core.reading import read_digits
 from .answers import (
     DRAW_FIRST,
     UPLOAD_FIRST,
+    UPLOAD_NEXT,
     boxes_picture,
     frame_picture,
     number_message,
@@ -38,6 +40,7 @@ from .answers import (
 )
 from .context import AppContext
 from .gradio_workarounds import DrawingBlobs, Page, on_page, returning_memory
+from .ink import parse_ink
 from .people import client_of
 
 logger = logging.getLogger("digit_app")
@@ -161,6 +164,18 @@ def read_drawing(context: AppContext, editor_value):
     return None, boxes_picture(drawing, reading), number_message(reading), reading_state(reading, drawing, "draw", loaded)
 
 
+def read_ink(context: AppContext, png: bytes | None):
+    """The drawing as the page sends it (the ink's box as a PNG, see ``web.ink``) -> the same as
+    :func:`read_drawing`: decoded under the drawing's limits, then read by the one reading path."""
+    if png is None:
+        return None, None, DRAW_FIRST, None
+    try:
+        drawing = open_image(png, max_pixels=config.MAX_DRAWING_PIXELS)
+    except InvalidImageError as exc:
+        return None, None, f"Could not read the drawing: {exc}", None
+    return read_drawing(context, drawing)
+
+
 def read_upload(context: AppContext, payload):
     """Uploaded file -> (boxes picture, number, top 3, frame picture, message, reading state)."""
     with returning_memory():
@@ -203,60 +218,103 @@ def clear_drawing(context: AppContext, flag_status: str | None = None):
     return None, None, DRAW_FIRST, kept, None
 
 
-def flag_reading(context: AppContext, verdict: str, answer, reading, request: gr.Request = None):
+def flag_reading(context: AppContext, verdict: str, answer, reading, request: gr.Request = None, *, source: str = "draw"):
     """The person's verdict on the last reading -> (status, right-answer box, top 3, frame
     picture, message, reading state).
 
     ``answer`` is the right digit or number as typed; a number's digits are saved one sample each.
-    Only a saved flag resets the page for the next drawing (the status then starts "Saved", and the
-    browser clears the canvas); otherwise everything stays as it was.
+    "Correct!" with another number typed is refused (which did they mean?); with the reading itself
+    typed it is saved. Only a saved flag resets the page for the next drawing or upload (the status
+    then starts "Saved", and the browser clears the canvas); otherwise everything stays as it was.
+    ``source`` is the tab shown ("draw" or "upload"), for what to say when there is nothing to flag.
     """
-    return _flag_reading(context, verdict, answer, reading, client_of(request))
+    return _flag_reading(context, verdict, answer, reading, client_of(request), source)
 
 
-def _flag_reading(context: AppContext, verdict: str, answer, reading, client: str):
+def _flag_reading(context: AppContext, verdict: str, answer, reading, client: str, source: str = "draw"):
     def unchanged(status):  # the page as it was, the reading kept for the next try
         return (status, *(gr.update(),) * 4, reading)
 
     if not reading:
-        return unchanged("Read a digit first, then say whether it was right.")
+        if source == "upload":
+            return unchanged("Upload an image first, then say whether it was read right (each reading can be flagged once).")
+        return unchanged("Draw a digit first, then say whether it was read right.")
     count = len(reading["digits"])
-    if verdict == "correct":
-        labels = [digit["digit"] for digit in reading["digits"]]
-    elif answer is None or not str(answer).strip():
+    typed = "" if answer is None else "".join(str(answer).split())
+    read = "".join(str(digit["digit"]) for digit in reading["digits"])
+    if verdict == "correct" and typed and typed != read:
+        return unchanged(
+            f"You typed {typed} but it read {read}: press **Flag as wrong** to save {typed}, "
+            f"or empty the box and press **Correct!** to confirm {read}."
+        )
+    if verdict == "wrong" and not typed:
         what = "digit" if count == 1 else f"number ({count} digits)"
         return unchanged(f"Type the right {what} first, then press **Flag as wrong**.")
     try:
-        if verdict != "correct":
-            labels = right_digits(answer, count)
+        labels = [digit["digit"] for digit in reading["digits"]] if verdict == "correct" else right_digits(answer, count)
         context.gate.admit(client, count)
         stored = store_flags(context, labels, reading, verdict=verdict, client=client)
     except DigitCoreError as exc:
         logger.info("flag not saved: %s", exc)
         return unchanged(f"Not saved: {exc}")
     saved = "Saved, thank you." if len(stored) == 1 else f"Saved its {len(stored)} digits, thank you."
-    return f"{saved} It will train the next model once reviewed.", "", None, None, DRAW_FIRST, None
+    after = UPLOAD_NEXT if reading.get("source") == "upload" else DRAW_FIRST
+    return f"{saved} It will train the next model once reviewed.", "", None, None, after, None
 
 
 # The page's events: each handler above, run in turn on the page's own state (see Page).
 
 
-def drawing_on_page(context: AppContext, editor_value, page: Page):
-    return on_page(page, lambda _: read_drawing(context, editor_value))
+def ink_on_page(context: AppContext, ink: str | None, flag_status, page: Page):
+    """Read the drawing the page shows: its ink's box as a small PNG with the page's sequence
+    number (``web.ink``), sent after each stroke -> (top 3, frame picture, message, flag status,
+    the sequence number of the answer shown, page).
+
+    A drawing older than the answer shown (a lower ``seq``) changes nothing: an answer in flight never
+    replaces a newer one. An empty canvas resets the answer, keeping only a saved flag's thanks."""
+    try:
+        sent = parse_ink(ink)
+    except InvalidImageError as exc:
+        return None, None, f"Could not read the drawing: {exc}", gr.update(), gr.update(), page
+    with page.lock:
+        if sent.seq < page.seq:
+            return (*(gr.update(),) * 5, page)
+        page.seq, page.source = sent.seq, "draw"
+        top, picture, message, page.reading = read_ink(context, sent.png)
+    status = gr.update() if sent.png is not None else clear_drawing(context, flag_status)[3]
+    return top, picture, message, status, json.dumps({"seq": sent.seq}), page
 
 
-def upload_on_page(context: AppContext, payload, page: Page):
+def upload_on_page(context: AppContext, payload, ink: str | None, page: Page):
+    """The upload's reading, shown from now on over any drawing sent before it (``ink``'s seq)."""
+    seq = _seq_of(ink)
+    with page.lock:
+        page.seq, page.source = max(page.seq, seq), "upload"
     return on_page(page, lambda _: read_upload(context, payload))
 
 
-def clear_on_page(context: AppContext, flag_status, page: Page):
-    return on_page(page, lambda _: clear_drawing(context, flag_status))
+def flag_on_page(context: AppContext, verdict: str, answer, page: Page, ink: str | None = None, request: gr.Request = None):
+    """A flag of the answer shown. ``ink`` names the page's latest drawing or upload (its seq): when
+    its answer is not the one shown yet, nothing is saved and the page says to wait for it. A saved
+    flag closes that drawing: nothing sent before the flag is shown after it."""
+    seq = None if ink is None else _seq_of(ink)
+
+    def step(reading):
+        if seq is not None and reading and seq != page.seq:
+            return ("Your latest drawing is still being read: check its answer, then press again.", *(gr.update(),) * 4, reading)
+        shown = flag_reading(context, verdict, answer, reading, request, source=page.source)
+        if seq is not None and shown[0].startswith("Saved"):
+            page.seq = seq + 1
+        return shown
+
+    return on_page(page, step)
 
 
-def flag_on_page(context: AppContext, verdict: str, answer, page: Page, request: gr.Request = None):
-    return on_page(page, lambda reading: flag_reading(context, verdict, answer, reading, request))
-
-
+def _seq_of(ink: str | None) -> int:
+    try:
+        return parse_ink(ink).seq
+    except InvalidImageError:
+        return 0
 
 
 def classify_digit(context: AppContext, image) -> dict[str, float]:
