@@ -125,8 +125,8 @@ class FoldRecipe:
         The recipe scaled down; its rejector still learns as many letters as the full-size one.
     """
 
-    mnist: int = 4000
-    pen_per_site: int = 300
+    mnist: int = 2000
+    pen_per_site: int = 150
     pen: bool = True
     profile: str | Profile = "compact"
 
@@ -243,8 +243,8 @@ def read_leave_one_site_out(
     mnist: Split,
     *,
     recipe: FoldRecipe = FoldRecipe(),
-    digits: int = 300,
-    numbers: int = 40,
+    digits: int = 100,
+    numbers: int = 20,
     held_out_together: Sequence[str] | None = None,
     model=None,
     random_state: int = 0,

@@ -92,8 +92,9 @@ def _add_cross_site_options(group) -> None:
                        help="hold these sites out together in one fold instead of leave-one-site-out")
     group.add_argument("--read-with-model", action="store_true",
                        help="with --fold-sites: read those sites with --model itself (it must never have seen them) instead of training")
-    group.add_argument("--per-site", type=int, default=200, metavar="N", help="digits read per site (default 200; all of a smaller site)")
-    group.add_argument("--numbers-per-site", type=int, default=30, metavar="N", help="numbers of 2-5 digits drawn per site (default 30)")
+    group.add_argument("--per-site", type=int, default=100, metavar="N",
+                       help="digits read per site (default 100; all of a smaller site; 0 with --numbers-per-site 0: skip the pen sites)")
+    group.add_argument("--numbers-per-site", type=int, default=20, metavar="N", help="numbers of 2-5 digits drawn per site (default 20)")
     group.add_argument("--cheque-folds", type=int, default=5, metavar="K", help="folds by document for the cheques (default 5; 0: skip the cheques)")
     group.add_argument("--usps", type=int, default=1000, metavar="N", help="USPS scans read as uploads (default 1000; 0: none)")
     group.add_argument("--n-jobs", type=int, default=2, help="folds trained at once (default 2)")
@@ -222,23 +223,17 @@ def _cross_site(args: argparse.Namespace) -> int:
     try:
         model = load_model(args.model)
         pen = load_pen_digits(args.cross_site / PEN_FILE)
-        mnist = None if args.read_with_model else load_mnist("train", folder=args.fold_mnist or args.mnist or args.cross_site.parent / "mnist")
+        skip = args.read_with_model or (args.per_site == 0 and args.numbers_per_site == 0)
+        mnist = None if skip else load_mnist("train", folder=args.fold_mnist or args.mnist or args.cross_site.parent / "mnist")
     except DigitCoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"model: {args.model}; fold models: {'--model itself' if args.read_with_model else recipe}")
-    pairs = read_leave_one_site_out(pen, mnist, recipe=recipe, digits=args.per_site, numbers=args.numbers_per_site,
-                                    held_out_together=together, model=model if args.read_with_model else None, n_jobs=args.n_jobs)
-    digits, numbers = [p[0] for p in pairs], [p[1] for p in pairs]
-    print("\n".join(["", *table_lines("site: single digits drawn", digits), "", *table_lines("site: numbers of 2-5 digits (exact)", numbers)]))
-    print(f"pen sites read in {time.perf_counter() - started:.0f} s")
     args.out.mkdir(parents=True, exist_ok=True)
-    for name, tallies in (("drawn_digits", digits), ("drawn_numbers", numbers)):
-        merged = tallies[0]
-        for tally in tallies[1:]:
-            merged = merged.merged(tally, name)
-        reliability_diagram(merged.confidences, merged.correct, title=name.replace("_", " ")).save(args.out / f"reliability_{name}.png")
-    result = {"sites": {t.name: {"digits": _rates(t), "numbers": _rates(u)} for t, u in zip(digits, numbers)}}
+    result = {}
+    if args.per_site > 0 or args.numbers_per_site > 0:
+        result["sites"] = _pen_sites(args, pen, mnist, model, recipe, together)
+        print(f"pen sites read in {time.perf_counter() - started:.0f} s")
     if args.usps > 0 and (args.cross_site / USPS_FILE).is_file():
         result["usps"] = _usps(model, args.cross_site / USPS_FILE, args.usps, args.out)
     if args.cheque_folds > 0 and (args.cross_site / CHEQUE_FOLDER).is_dir():
@@ -246,6 +241,19 @@ def _cross_site(args: argparse.Namespace) -> int:
     print(f"wrote reliability diagrams into {args.out}; total {time.perf_counter() - started:.0f} s")
     print(json.dumps(result))
     return 0
+
+
+def _pen_sites(args, pen, mnist, model, recipe, together) -> dict:
+    pairs = read_leave_one_site_out(pen, mnist, recipe=recipe, digits=args.per_site, numbers=args.numbers_per_site,
+                                    held_out_together=together, model=model if args.read_with_model else None, n_jobs=args.n_jobs)
+    digits, numbers = [p[0] for p in pairs], [p[1] for p in pairs]
+    print("\n".join(["", *table_lines("site: single digits drawn", digits), "", *table_lines("site: numbers of 2-5 digits (exact)", numbers)]))
+    for name, tallies in (("drawn_digits", digits), ("drawn_numbers", numbers)):
+        merged = tallies[0]
+        for tally in tallies[1:]:
+            merged = merged.merged(tally, name)
+        reliability_diagram(merged.confidences, merged.correct, title=name.replace("_", " ")).save(args.out / f"reliability_{name}.png")
+    return {t.name: {"digits": _rates(t), "numbers": _rates(u)} for t, u in zip(digits, numbers)}
 
 
 def _rates(tally) -> dict:
