@@ -122,6 +122,8 @@ def fit_on_readings(readings: Sequence[Sequence], correct: np.ndarray) -> tuple[
     """:func:`fit_confidence_map` on readings (each a sequence of ReadDigit) and whether each was
     right; only readings of two digits or more take part, as only they are given the map."""
     several = np.array([len(digits) >= 2 for digits in readings], dtype=bool)
+    if len(set(np.asarray(correct, dtype=bool)[several].tolist())) < 2:
+        return CONFIDENCE_MAP  # nothing to learn from: no readings, or all right, or all wrong
     features = np.stack([reading_features(digits) for digits, keep in zip(readings, several) if keep])
     return fit_confidence_map(features, np.asarray(correct, dtype=bool)[several])
 

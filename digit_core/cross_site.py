@@ -259,7 +259,9 @@ def read_leave_one_site_out(
     """
     folds = site_folds(pen.sources, held_out_together)
     if model is None:
-        drawn = draw_fold_training_digits(pen, recipe, random_state=random_state, n_jobs=n_jobs)
+        # Only sites that some fold trains on are drawn (all of them when leaving one out at a time).
+        trains = ~np.isin(pen.sources, held_out_together) if held_out_together is not None else np.ones(len(pen), bool)
+        drawn = draw_fold_training_digits(pen.subset(trains), recipe, random_state=random_state, n_jobs=n_jobs)
         run = delayed(_train_and_read)
         jobs = (run(mnist, drawn, fold, recipe, pen, digits, numbers, random_state) for fold in folds)
         parts = Parallel(n_jobs=n_jobs)(jobs)

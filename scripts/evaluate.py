@@ -71,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, default=Path("evaluation"), help="folder for pictures (and --real's sets)")
     parser.add_argument("--canvas", type=int, default=1000, metavar="N",
                         help="with --mnist: also read N test digits redrawn as canvas strokes (default 1000)")
-    parser.add_argument("--limit", type=int, default=None, help="evaluate on the first N images of each set only")
+    parser.add_argument("--limit", type=int, default=None, help="evaluate on the first N images of each set (and, with --cross-site, N cheques) only")
     _add_cross_site_options(parser.add_argument_group("cross-site yardstick"))
     return parser
 
@@ -237,7 +237,9 @@ def _cross_site(args: argparse.Namespace) -> int:
     if args.usps > 0 and (args.cross_site / USPS_FILE).is_file():
         result["usps"] = _usps(model, args.cross_site / USPS_FILE, args.usps, args.out)
     if args.cheque_folds > 0 and (args.cross_site / CHEQUE_FOLDER).is_dir():
-        result["cheques"] = _cheques(model, load_labelled_set(args.cross_site / CHEQUE_FOLDER), args.cheque_folds, args.out)
+        cheques = load_labelled_set(args.cross_site / CHEQUE_FOLDER)
+        cheques = LabelledSet(cheques.folder, cheques.items[: args.limit]) if args.limit else cheques
+        result["cheques"] = _cheques(model, cheques, args.cheque_folds, args.out)
     print(f"wrote reliability diagrams into {args.out}; total {time.perf_counter() - started:.0f} s")
     print(json.dumps(result))
     return 0
