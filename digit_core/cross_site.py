@@ -54,8 +54,8 @@ __all__ = [
     "SMALL_SITE",
 ]
 
-#: Sites with fewer digits than this are shown but not taken as the worst site: 7 digits say little.
-SMALL_SITE = 50
+#: Sites read fewer times than this are shown but not taken as the worst site: 7 digits say little.
+SMALL_SITE = 20
 #: The bundled starter's rejector learns this many letters per Hershey font (``Profile``); a fold
 #: model trained on fewer MNIST images keeps the same count, so its "not a digit" is comparable.
 _BUNDLED_MNIST = 60_000
