@@ -1,6 +1,6 @@
 """Measuring a model: accuracy, per-class precision and recall, calibration error, and pictures.
 
-Pictures are drawn with Pillow: a confusion matrix and a gallery of misclassified digits.
+Pictures are drawn with Pillow: a confusion matrix, a gallery of misclassified digits and reliability diagrams.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ __all__ = [
     "rejection_rate",
     "textbook_ink",
     "textbook_frame",
+    "reliability_diagram",
 ]
 
 
@@ -458,3 +459,43 @@ def textbook_frame(image) -> np.ndarray:
     """
     ink, mask = textbook_ink(image)
     return frame_from_ink(ink * mask, mask, redraw=False)
+
+
+def reliability_diagram(confidences, correct, *, title: str, bins: int = 10, size: int = 360) -> Image.Image:
+    """A reliability diagram: readings binned by the confidence they reported, each bin's fraction
+    read right drawn as a bar beside the diagonal a calibrated reader would follow, with its count.
+
+    Parameters
+    ----------
+    confidences : array-like of shape (n,), float in [0, 1]
+    correct : array-like of shape (n,), bool
+    title : str
+        Written above the plot.
+
+    Returns
+    -------
+    PIL.Image.Image
+        RGB, ``size + 60`` pixels square-ish.
+    """
+    confidences = np.clip(np.asarray(confidences, dtype=float), 0.0, 1.0)
+    correct = np.asarray(correct, dtype=bool)
+    which = np.minimum((confidences * bins).astype(int), bins - 1)
+    left, top, font = 40, 30, ImageFont.load_default(size=11)
+    image = Image.new("RGB", (size + left + 10, size + top + 30), "white")
+    draw = ImageDraw.Draw(image)
+    draw.text((left, 8), f"{title} (n={len(correct)})", fill="black", font=font)
+    draw.rectangle((left, top, left + size, top + size), outline="black")
+    step = size / bins
+    for b in range(bins):
+        members = which == b
+        if not members.any():
+            continue
+        accuracy = float(correct[members].mean())
+        x0 = left + b * step
+        draw.rectangle((x0 + 1, top + size * (1 - accuracy), x0 + step - 1, top + size), fill=(70, 130, 200))
+        draw.text((x0 + 2, top + size + 4), str(int(members.sum())), fill="black", font=font)
+    draw.line((left, top + size, left + size, top), fill=(200, 60, 60), width=2)
+    draw.text((left, top + size + 16), "confidence reported (bins of 0.1; counts) vs fraction right", fill="black", font=font)
+    for tick in (0.0, 0.5, 1.0):
+        draw.text((4, top + size * (1 - tick) - 6), f"{tick:.1f}", fill="black", font=font)
+    return image

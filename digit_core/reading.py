@@ -8,6 +8,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
+from .confidence import reading_confidence
 from .errors import NoDigitFoundError
 from .framing import extract_ink, frame_from_ink, resize, to_mnist_frame
 from .images import shrink, to_grayscale
@@ -87,8 +88,8 @@ class Reading:
 
     @property
     def confidence(self) -> float:
-        """Probability that the whole string is right: the product of the digits' confidences."""
-        return float(np.prod([d.confidence for d in self.digits])) if self.digits else 0.0
+        """Probability that the whole string is right (:func:`digit_core.confidence.reading_confidence`)."""
+        return reading_confidence(self.digits)
 
     @property
     def not_digits(self) -> list[int]:

@@ -3,12 +3,20 @@
     python scripts/evaluate.py --mnist ../shared/mnist
     python scripts/evaluate.py --set my_scans/            # images + labels.csv (file,label[,boxes])
     python scripts/evaluate.py --mnist ../shared/mnist --real ../shared/real   # the README's table
+    python scripts/evaluate.py --cross-site ../shared/real     # the yardstick (fold models train on ../shared/mnist)
 
 Each set is read the way the app reads it and printed beside the textbook-framing baseline, with
 per-digit recall; a confusion matrix and a gallery of misreadings are written to --out. ``--real``
 builds the held-out sets first (UNIPEN sites never trained on, drawn as canvas strokes; cheques of the
 held-out half, whole and cut into digits) under ``--out/sets``. The last line of standard output is
 JSON: ``{"accuracy", "ece", "n"}`` for MNIST (when given) and ``"sets"``: one summary per set.
+
+``--cross-site`` is the yardstick (:mod:`digit_core.cross_site`): every UNIPEN pen site read by a
+small model trained without it (MNIST subset from ``--mnist`` plus the other sites' pen digits),
+digits and numbers, worst site first; the cheques in folds by document read by ``--model`` (amounts,
+their digits, and the whole-reading confidence cross-fitted across folds); USPS scans as uploads.
+Reliability diagrams go to ``--out``. The fold models' MNIST training images come from
+``--fold-mnist`` (default: ``--mnist``, else the ``mnist`` folder beside the ``--cross-site`` folder).
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ import argparse
 import csv
 import json
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -40,12 +49,16 @@ from digit_core.real_data import (
     load_labelled_set,
     load_pen_digits,
 )
+from digit_core.confidence import FEATURE_NAMES, cross_fitted_confidence, fit_on_readings, sure_readings
+from digit_core.cross_site import FoldRecipe, read_cheques, read_leave_one_site_out, read_scans, table_lines, usps_uploads
+from digit_core.evaluation import reliability_diagram
 from digit_core.rejection import letter_drawings, scribble_drawings
 from digit_core.strokes import draw_on_canvas, draw_strokes
 
 #: Where the real handwriting lies inside ``--real``.
 PEN_FILE = "unipen_dev.npz"
 CHEQUE_FOLDER = "orand_car_a_train"
+USPS_FILE = "usps_train.npz"
 #: Numbers drawn from the held-out pen digits for the ``pen_numbers`` set.
 PEN_NUMBERS = 300
 
@@ -61,12 +74,39 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, default=Path("evaluation"), help="folder for pictures (and --real's sets)")
     parser.add_argument("--canvas", type=int, default=1000, metavar="N",
                         help="with --mnist: also read N test digits redrawn as canvas strokes (default 1000)")
-    parser.add_argument("--limit", type=int, default=None, help="evaluate on the first N images of each set only")
+    parser.add_argument("--limit", type=int, default=None, help="evaluate on the first N images of each set (and, with --cross-site, N cheques) only")
+    _add_cross_site_options(parser.add_argument_group("cross-site yardstick"))
     return parser
+
+
+def _add_cross_site_options(group) -> None:
+    recipe = FoldRecipe()
+    group.add_argument("--cross-site", type=Path, default=None, metavar="DIR",
+                       help=f"folder holding {PEN_FILE}, {CHEQUE_FOLDER}/ and {USPS_FILE}: leave-one-site-out over the pen sites, "
+                       "cheques in folds by document, USPS scans as uploads")
+    group.add_argument("--fold-mnist", type=Path, default=None, metavar="DIR",
+                       help="MNIST folder the fold models train on (default: --mnist, else DIR/../mnist)")
+    group.add_argument("--fold-mnist-size", type=int, default=recipe.mnist, metavar="N",
+                       help=f"MNIST training images per fold model (default {recipe.mnist})")
+    group.add_argument("--fold-pen-per-site", type=int, default=recipe.pen_per_site, metavar="N",
+                       help=f"pen digits of each training site drawn for the fold models (default {recipe.pen_per_site})")
+    group.add_argument("--fold-without-pen", action="store_true", help="fold models train on MNIST alone (a variant to compare)")
+    group.add_argument("--fold-sites", default=None, metavar="A,B,..",
+                       help="hold these sites out together in one fold instead of leave-one-site-out")
+    group.add_argument("--read-with-model", action="store_true",
+                       help="with --fold-sites: read those sites with --model itself (it must never have seen them) instead of training")
+    group.add_argument("--per-site", type=int, default=100, metavar="N",
+                       help="digits read per site (default 100; all of a smaller site; 0 with --numbers-per-site 0: skip the pen sites)")
+    group.add_argument("--numbers-per-site", type=int, default=20, metavar="N", help="numbers of 2-5 digits drawn per site (default 20)")
+    group.add_argument("--cheque-folds", type=int, default=5, metavar="K", help="folds by document for the cheques (default 5; 0: skip the cheques)")
+    group.add_argument("--usps", type=int, default=1000, metavar="N", help="USPS scans read as uploads (default 1000; 0: none)")
+    group.add_argument("--n-jobs", type=int, default=2, help="folds trained at once (default 2)")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.cross_site is not None:
+        return _cross_site(args)
     if args.mnist is None and not args.sets and args.real is None:
         args.mnist = config.DEFAULT_MNIST_DIR
         if args.mnist is None:
@@ -257,6 +297,86 @@ def write_labels(folder: str | Path, items) -> LabelledSet:
         for file, label, boxes in items:
             writer.writerow([str(file), str(label), json.dumps([list(box) for box in boxes]) if boxes else ""])
     return load_labelled_set(folder)
+
+
+def _cross_site(args: argparse.Namespace) -> int:
+    """The yardstick: per-site tables worst first, scans, cheque folds with calibration figures."""
+    started = time.perf_counter()
+    recipe = FoldRecipe(mnist=args.fold_mnist_size, pen_per_site=args.fold_pen_per_site, pen=not args.fold_without_pen)
+    together = args.fold_sites.split(",") if args.fold_sites else None
+    if args.read_with_model and together is None:
+        print("error: --read-with-model reads only sites the model never saw; name them with --fold-sites.", file=sys.stderr)
+        return 2
+    try:
+        model = load_model(args.model)
+        pen = load_pen_digits(args.cross_site / PEN_FILE)
+        skip = args.read_with_model or (args.per_site == 0 and args.numbers_per_site == 0)
+        mnist = None if skip else load_mnist("train", folder=args.fold_mnist or args.mnist or args.cross_site.parent / "mnist")
+    except DigitCoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"model: {args.model}; fold models: {'--model itself' if args.read_with_model else recipe}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    result = {}
+    if args.per_site > 0 or args.numbers_per_site > 0:
+        result["sites"] = _pen_sites(args, pen, mnist, model, recipe, together)
+        print(f"pen sites read in {time.perf_counter() - started:.0f} s")
+    if args.usps > 0 and (args.cross_site / USPS_FILE).is_file():
+        result["usps"] = _usps(model, args.cross_site / USPS_FILE, args.usps, args.out)
+    if args.cheque_folds > 0 and (args.cross_site / CHEQUE_FOLDER).is_dir():
+        cheques = load_labelled_set(args.cross_site / CHEQUE_FOLDER)
+        cheques = LabelledSet(cheques.folder, cheques.items[: args.limit]) if args.limit else cheques
+        result["cheques"] = _cheques(model, cheques, args.cheque_folds, args.out)
+    print(f"wrote reliability diagrams into {args.out}; total {time.perf_counter() - started:.0f} s")
+    print(json.dumps(result))
+    return 0
+
+
+def _pen_sites(args, pen, mnist, model, recipe, together) -> dict:
+    pairs = read_leave_one_site_out(pen, mnist, recipe=recipe, digits=args.per_site, numbers=args.numbers_per_site,
+                                    held_out_together=together, model=model if args.read_with_model else None, n_jobs=args.n_jobs)
+    digits, numbers = [p[0] for p in pairs], [p[1] for p in pairs]
+    print("\n".join(["", *table_lines("site: single digits drawn", digits), "", *table_lines("site: numbers of 2-5 digits (exact)", numbers)]))
+    for name, tallies in (("drawn_digits", digits), ("drawn_numbers", numbers)):
+        merged = tallies[0]
+        for tally in tallies[1:]:
+            merged = merged.merged(tally, name)
+        reliability_diagram(merged.confidences, merged.correct, title=name.replace("_", " ")).save(args.out / f"reliability_{name}.png")
+    return {t.name: {"digits": _rates(t), "numbers": _rates(u)} for t, u in zip(digits, numbers)}
+
+
+def _rates(tally) -> dict:
+    return {"n": tally.n, **{v: round(tally.rate(v), 4) for v in ("right", "refused", "wrong")}}
+
+
+def _usps(model, path: Path, n: int, out: Path) -> dict:
+    with np.load(path) as data:
+        images, labels = data["images"][:n], data["labels"][:n]
+    tally, split = read_scans(model, usps_uploads(images), labels)
+    print("\n".join(["", *table_lines("scans (USPS, upscaled x8, segmentation on)", [tally])[:3]]))
+    print(f"  {split} of {tally.n} single scans read as more than one digit")
+    reliability_diagram(tally.confidences, tally.correct, title="USPS scans").save(out / "reliability_usps.png")
+    return {**_rates(tally), "split": split}
+
+
+def _cheques(model, cheques, k: int, out: Path) -> dict:
+    read = read_cheques(model, cheques, k=k)
+    print("\n".join(["", *table_lines("cheque fold: amounts (exact)", read.amounts), "",
+                     *table_lines("cheque fold: digits cut by their boxes", read.digits)]))
+    n_amounts = sum(t.n for t in read.amounts)
+    shipped = np.concatenate([np.asarray(t.confidences) for t in read.amounts])
+    shipped_correct = np.concatenate([np.asarray(t.correct, dtype=bool) for t in read.amounts])
+    crossed = cross_fitted_confidence(read.readings, read.correct, read.folds)
+    figures = {}
+    for name, confidence, correct in (("shipped", shipped, shipped_correct), ("cross_fitted", crossed, read.correct)):
+        share, accuracy = sure_readings(confidence, correct, n_amounts)
+        figures[name] = {"share_at_0.9": round(share, 4), "accuracy_at_0.9": round(accuracy, 4)}
+        print(f"amounts >= 0.9 sure ({name} confidence): {share:.2%} of {n_amounts} amounts, {accuracy:.2%} of them right")
+        reliability_diagram(confidence, correct, title=f"cheque amounts ({name})").save(out / f"reliability_amounts_{name}.png")
+    intercept, weights = fit_on_readings(read.readings, read.correct)
+    print(f"map fitted on all {len(read.correct)} amounts read: CONFIDENCE_MAP = ({intercept:.4g}, ({', '.join(f'{w:.4g}' for w in weights)}))"
+          f"  # {', '.join(FEATURE_NAMES)}")
+    return figures
 
 
 if __name__ == "__main__":

@@ -105,6 +105,26 @@ def test_evaluate_a_labelled_set_prints_accuracy_recall_and_the_baseline_and_dra
         assert (tmp_path / "out" / name).is_file(), name
 
 
+def test_evaluate_cross_site_prints_sites_worst_first_scans_cheques_and_reliability_diagrams(tmp_path, capsys):
+    # The held-out sites read by the starter itself (it never saw them), a few of each, to stay fast.
+    real = ROOT.parent / "shared" / "real"
+    argv = ["--cross-site", str(real), "--fold-sites", "imp,aga", "--read-with-model", "--per-site", "6", "--numbers-per-site", "2",
+            "--usps", "5", "--cheque-folds", "2", "--limit", "6", "--out", str(tmp_path)]
+    assert evaluate.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "| site: single digits drawn | n | right | refused | wrong |" in out and "| mean |" in out and "| worst (" in out
+    assert "amounts >= 0.9 sure (cross_fitted confidence)" in out
+    result = json.loads(out.strip().splitlines()[-1])
+    assert set(result["sites"]) == {"imp", "aga"} and result["usps"]["n"] == 5
+    for name in ("drawn_digits", "drawn_numbers", "usps", "amounts_cross_fitted"):
+        assert (tmp_path / f"reliability_{name}.png").is_file(), name
+
+
+def test_evaluate_read_with_model_needs_the_sites_it_never_saw(capsys):
+    assert evaluate.main(["--cross-site", str(ROOT.parent / "shared" / "real"), "--read-with-model"]) == 2
+    assert "name them with --fold-sites" in capsys.readouterr().err
+
+
 def test_evaluate_a_set_without_labels_says_what_it_expects(tmp_path, capsys):
     assert evaluate.main(["--set", str(tmp_path)]) == 2
     assert "expected a CSV with columns file,label[,boxes]" in capsys.readouterr().err
