@@ -417,3 +417,15 @@ def test_flagging_a_number_saves_each_digit_with_its_label_or_says_the_count_dif
     sizes = {Image.open(s.path).size for s in stored}
     assert len(sizes) == 2 and all(w < 800 for w, _ in sizes)
     assert all(len(s.metadata["frame"]) == 28 for s in stored)
+
+
+def test_a_digit_that_may_not_be_one_is_named_with_a_note_instead_of_refused():
+    from digit_core.reading import ReadDigit
+    from web.answers import verdict_message
+
+    probabilities = np.full(10, 0.002)
+    probabilities[1] = 1 - probabilities.sum() + 0.002
+    doubtful = ReadDigit(np.zeros((28, 28), np.float32), probabilities, (0, 0, 28, 28), likeness=0.2, maybe_not_a_digit=True)
+    sure = ReadDigit(np.zeros((28, 28), np.float32), probabilities, (0, 0, 28, 28), likeness=2.0)
+    assert verdict_message(doubtful).startswith("It's a **1** (98% sure), if it is a digit at all")
+    assert verdict_message(sure) == "It's a **1** (98% sure)."

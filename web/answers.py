@@ -50,6 +50,8 @@ def boxes_picture(image, reading: Reading) -> np.ndarray:
 
 
 def verdict_message(prediction: ReadDigit) -> str:
+    """What the page says of one digit: the digit and how sure, "Not sure" with the two likeliest
+    below NOT_SURE_BELOW, and a note when the mark may not be a digit at all."""
     top = prediction.top(2)
     (first, p1), (second, p2) = list(top.items())
     if prediction.confidence < NOT_SURE_BELOW:
@@ -58,6 +60,8 @@ def verdict_message(prediction: ReadDigit) -> str:
             "Try writing it larger and clearer."
         )
     article, _ = a_digit(first).split(" ")
+    if prediction.maybe_not_a_digit:  # between a sure refusal and a sure digit: say both
+        return f"It's {article} **{first}** ({p1:.0%} sure), if it is a digit at all: it looks a little like a letter or a scribble."
     return f"It's {article} **{first}** ({p1:.0%} sure)."
 
 
