@@ -293,7 +293,7 @@ def serve(
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
         share=share,
         max_file_size=config.MAX_UPLOAD_BYTES,
-        app_kwargs=app_limits(config.MAX_REQUEST_BYTES),
+        app_kwargs=app_limits(config.MAX_REQUEST_BYTES, config.MAX_FILES_PER_REQUEST),
         mcp_server=True,  # the API endpoints as MCP tools, at /gradio_api/mcp/
     )
     return demo.launch(**{**options, **launch})

@@ -31,6 +31,7 @@ __all__ = [
     "CLIENT_SALT",
     "TRUSTED_PROXIES",
     "MAX_REQUEST_BYTES",
+    "MAX_FILES_PER_REQUEST",
     "PENDING_PER_PERSON",
     "UPLOAD_CACHE_EXPIRY",
 ]
@@ -107,6 +108,9 @@ TRUSTED_PROXIES: str = _env_str("FORWARDED_ALLOW_IPS") or ("10.0.0.0/8,127.0.0.1
 #: A request's body may be at most this large (bytes): one upload of ``MAX_UPLOAD_BYTES`` and its
 #: multipart framing. Larger requests are refused before their body is read.
 MAX_REQUEST_BYTES = MAX_UPLOAD_BYTES + 1024 * 1024
+#: An upload request may carry at most this many files (Gradio takes up to 1,000): the page and the
+#: client libraries send one image a request.
+MAX_FILES_PER_REQUEST = 4
 #: Calls one person may have waiting or running at once (``DIGIT_PENDING_PER_PERSON``); more are
 #: refused with "too many requests from you", so the queue always has room for others.
 PENDING_PER_PERSON = int(os.environ.get("DIGIT_PENDING_PER_PERSON", "6"))

@@ -122,7 +122,7 @@ def test_bound_handlers_still_ask_gradio_for_the_request():
 
     from web.handlers import bind, classify_digit, flag_digit, flag_on_page
 
-    for bound, inputs in ((bind(flag_digit, None), ["image", "digit"]), (bind(flag_on_page, None, "wrong"), ["answer", "page"])):
+    for bound, inputs in ((bind(flag_digit, None), ["image", "digit"]), (bind(flag_on_page, None, "wrong"), ["answer", "page", "ink"])):
         assert list(inspect.signature(bound).parameters) == [*inputs, "request"]
         assert get_type_hints(bound)["request"] is gr.Request  # what Gradio reads to pass the request
     assert bind(classify_digit, None).__name__ == "classify_digit" and "Args:" in bind(classify_digit, None).__doc__
@@ -257,11 +257,11 @@ def test_one_person_posting_80_calls_at_once_leaves_room_for_another(public, mni
 
 
 def test_the_page_events_of_one_person_are_bounded_the_same_way(public):
-    fn_index = next(i for i, d in enumerate(public.demo.config["dependencies"]) if d.get("api_name") == "clear")
+    fn_index = next(i for i, d in enumerate(public.demo.config["dependencies"]) if d.get("api_name") == "ink")
     page = person("127.0.0.6")
 
     def join(i: int) -> httpx.Response:
-        body = {"data": ["", None], "fn_index": fn_index, "session_hash": f"page{i % 3}", "event_data": None, "trigger_id": None}
+        body = {"data": ["", "", None], "fn_index": fn_index, "session_hash": f"page{i % 3}", "event_data": None, "trigger_id": None}
         return page.post(f"{public.url}/gradio_api/queue/join", json=body)
 
     with ThreadPoolExecutor(max_workers=30) as pool:
@@ -285,3 +285,16 @@ def _exists(path: str) -> bool:
     from pathlib import Path
 
     return Path(path).exists()
+
+
+def test_an_upload_of_more_files_than_allowed_is_refused_naming_the_limit(public, seven_png):
+    limit = config.MAX_FILES_PER_REQUEST
+    files = [("files", (f"seven{i}.png", seven_png, "image/png")) for i in range(limit + 1)]
+    cached = cache_mb(public.cache)
+    with person("127.0.0.9") as client:
+        response = client.post(f"{public.url}/gradio_api/upload", files=files)
+        assert response.status_code == 413
+        assert f"the limit is {limit} files a request" in response.json()["detail"]
+        one = client.post(f"{public.url}/gradio_api/upload", files=files[:1])
+        assert one.status_code == 200  # one image, as the page and the client libraries send it
+    assert cache_mb(public.cache) <= cached + 0.1

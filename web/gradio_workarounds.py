@@ -192,6 +192,10 @@ def sweep_upload_cache(demo: gr.Blocks, *, every: float, age: float, stop: threa
 
 
 
+#: What starts each file's part in a multipart body (its Content-Disposition's file name).
+_FILE_PART = b'filename="'
+
+
 class _TooLarge(MultiPartException):
     """A body sent without a declared length grew past the limit. A ``MultiPartException``, so that
     Gradio's upload parser deletes the files it had begun writing, as it does for its own errors."""
@@ -200,26 +204,30 @@ class _TooLarge(MultiPartException):
 class RequestSizeLimit:
     """ASGI middleware: refuse a request whose body is larger than ``max_bytes`` with a 413 whose
     ``detail`` names the limit: by its declared ``Content-Length`` before any of it is read, or,
-    sent without one (chunked), as soon as what arrived passes the limit.
+    sent without one (chunked), as soon as what arrived passes the limit; and an upload of more than
+    ``max_files`` files as soon as the part of the file past the limit begins (the files before it are
+    deleted by Gradio's parser, as for its own errors).
 
     Gradio checks an uploaded file's size only after writing it to disk, accepts up to 1,000 files in
     one upload, and reads JSON bodies of any size into memory (FastAPI's own ``max_body_size``
     refuses them too, but its plain "Content Too Large" would replace this message).
     """
 
-    def __init__(self, app, max_bytes: int):
+    def __init__(self, app, max_bytes: int, max_files: int = 4):
         self.app = app
         self.max_bytes = max_bytes
+        self.max_files = max_files
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = Headers(scope=scope).get("content-length")
-        if declared is not None:
-            if declared.strip().isdigit() and int(declared) > self.max_bytes:
-                await self._refuse(f"This request is {int(declared) / 2**20:.1f} MB", send)
-                return
+        headers = Headers(scope=scope)
+        declared = headers.get("content-length")
+        if declared is not None and declared.strip().isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(self._size_detail(f"This request is {int(declared) / 2**20:.1f} MB"), send)
+            return
+        if declared is not None and not headers.get("content-type", "").startswith("multipart/"):
             await self.app(scope, receive, send)
             return
         await self._counted(scope, receive, send)
@@ -227,15 +235,24 @@ class RequestSizeLimit:
     async def _counted(self, scope, receive, send) -> None:
         """Pass the body on while counting it; once past the limit, the app's reading fails and,
         whatever the app answers to that, the answer is this refusal."""
-        received, exceeded, started = 0, False, False
+        received, files, tail, exceeded, started = 0, 0, b"", None, False
 
         async def counting_receive():
-            nonlocal received, exceeded
+            nonlocal received, files, tail, exceeded
             message = await receive()
-            received += len(message.get("body", b""))
+            chunk = message.get("body", b"")
+            received += len(chunk)
+            files += (tail + chunk).count(_FILE_PART) - tail.count(_FILE_PART)  # a part's header may span chunks
+            tail = (tail + chunk)[-len(_FILE_PART) :]
             if received > self.max_bytes:
-                exceeded = True
-                raise _TooLarge("This request is larger than the maximum allowed size")
+                exceeded = self._size_detail("This request is too large")
+            elif files > self.max_files and scope.get("path", "").endswith("/upload"):
+                exceeded = (
+                    f"This request sends {files} or more files; the limit is {self.max_files} "
+                    f"file{'s' if self.max_files > 1 else ''} a request. Send one image at a time."
+                )
+            if exceeded:
+                raise _TooLarge(exceeded)
             return message
 
         async def answering_send(message):
@@ -251,11 +268,13 @@ class RequestSizeLimit:
             if not exceeded or started:
                 raise
         if exceeded and not started:
-            await self._refuse("This request is too large", send)
+            await self._refuse(exceeded, send)
 
-    async def _refuse(self, what: str, send) -> None:
+    def _size_detail(self, what: str) -> str:
         limit_mb = self.max_bytes / 2**20
-        detail = f"{what}; the limit is {limit_mb:.0f} MB a request (one image of at most {limit_mb - 1:.0f} MB). Send one smaller image at a time."
+        return f"{what}; the limit is {limit_mb:.0f} MB a request (one image of at most {limit_mb - 1:.0f} MB). Send one smaller image at a time."
+
+    async def _refuse(self, detail: str, send) -> None:
         body = json.dumps({"detail": detail, "error": detail}).encode()
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), (b"connection", b"close")]
         await send({"type": "http.response.start", "status": 413, "headers": headers})
@@ -284,12 +303,13 @@ class McpCallerAddress:
         await self.app(scope, receive, send)
 
 
-def app_limits(max_bytes: int) -> dict:
-    """The ``app_kwargs`` for ``launch``: every request's body bounded at ``max_bytes``
-    (:class:`RequestSizeLimit`), MCP callers named by their own address (:class:`McpCallerAddress`)."""
+def app_limits(max_bytes: int, max_files: int = 4) -> dict:
+    """The ``app_kwargs`` for ``launch``: every request's body bounded at ``max_bytes`` and
+    ``max_files`` uploaded files (:class:`RequestSizeLimit`), MCP callers named by their own address
+    (:class:`McpCallerAddress`)."""
     from starlette.middleware import Middleware
 
-    return {"middleware": [Middleware(RequestSizeLimit, max_bytes=max_bytes), Middleware(McpCallerAddress)]}
+    return {"middleware": [Middleware(RequestSizeLimit, max_bytes=max_bytes, max_files=max_files), Middleware(McpCallerAddress)]}
 
 
 def limit_pending_calls(demo: gr.Blocks, pending) -> None:
