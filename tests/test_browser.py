@@ -80,6 +80,8 @@ def _fresh(page) -> None:
     page.get_by_role("tab", name="Draw").click()
     page.locator("#clear").click()
     expect(page.locator("#message")).to_contain_text("Draw a digit first", timeout=20_000)
+    # a person starts drawing once the brush is chosen again (the trash button drops it)
+    expect(page.locator('#sketchpad button[aria-label="Brush"]')).to_have_class(re.compile(r"\bhighlight\b"), timeout=20_000)
 
 
 def _answer(page, pattern, timeout=20_000) -> None:
@@ -92,6 +94,16 @@ def _shown_seq(page) -> int:
 
 def _correction(page):
     return page.locator("#correct-digit textarea, #correct-digit input").first
+
+
+def test_the_brush_ring_over_an_empty_canvas_is_not_ink(page):
+    """The brush's hover ring is drawn on the canvas where the pointer rests: it was once sent as
+    the drawing and read "0 (100% sure)" on an empty canvas."""
+    _fresh(page)
+    area = page.evaluate("() => window.digitInk.imageRect()")
+    page.mouse.move((area["left"] + area["right"]) / 2, (area["top"] + area["bottom"]) / 2)
+    page.wait_for_timeout(300)
+    assert page.evaluate("() => window.digitInk.snapshot()") is None
 
 
 def test_a_pen_digit_drawn_with_the_mouse_is_answered_for_that_drawing(page, digits, screens):

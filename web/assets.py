@@ -95,16 +95,11 @@ PAGE_HEAD = (
     const pen = full.getContext('2d', {willReadFrequently: true});
     pen.fillStyle = '#fff'; pen.fillRect(0, 0, full.width, full.height);
     pen.drawImage(shown, 0, 0);
-    const pixels = pen.getImageData(0, 0, full.width, full.height).data;
-    let left = full.width, right = -1, top = full.height, bottom = -1;
-    for (let i = 0, n = pixels.length; i < n; i += 4) {
-      if (pixels[i] + pixels[i + 1] + pixels[i + 2] < 384) {
-        const p = i >> 2, x = p % full.width, y = (p - x) / full.width;
-        if (x < left) left = x; if (x > right) right = x;
-        if (y < top) top = y; if (y > bottom) bottom = y;
-      }
-    }
-    if (right < 0) return null;
+    const image = pen.getImageData(0, 0, full.width, full.height), pixels = image.data;
+    const box = ink.strokesOnly(pixels, full.width, full.height);
+    if (!box) return null;
+    pen.putImageData(image, 0, 0);
+    let {left, right, top, bottom} = box;
     // A margin of 30% of the ink's size, white beyond the canvas: framed as the whole canvas is
     // (held-out pen digits: 98.75% read right either way, 97.25% with a 10% margin).
     const margin = Math.round(0.3 * Math.max(right - left, bottom - top)) + 2;
@@ -117,6 +112,30 @@ PAGE_HEAD = (
     out.imageSmoothingQuality = 'high';
     out.drawImage(full, left, top, w, h, 0, 0, crop.width, crop.height);
     return crop.toDataURL('image/png');
+  };
+  // The brush's hover ring (a 1 px circle where the pointer rests, drawn on the same canvas) is not
+  // ink: it was read as a "0 (100% sure)" on an empty canvas. Ink is dark pixels within 3 px of a
+  // solid one (dark 2 px away on all four sides: a brush stroke is several pixels wide, the ring
+  // one); the rest turns to paper in ``pixels``. -> the ink's box, or null when there is none.
+  ink.strokesOnly = (pixels, w, h) => {
+    const n = w * h, dark = new Uint8Array(n), solid = new Uint8Array(n), near = new Uint8Array(n), R = 3;
+    for (let p = 0; p < n; p++) dark[p] = pixels[4 * p] + pixels[4 * p + 1] + pixels[4 * p + 2] < 384 ? 1 : 0;
+    for (let y = 2; y < h - 2; y++) for (let x = 2, p = y * w + 2; x < w - 2; x++, p++)
+      solid[p] = dark[p] & dark[p - 2] & dark[p + 2] & dark[p - 2 * w] & dark[p + 2 * w];
+    const across = new Uint8Array(n);  // solid dilated by R, rows then columns
+    for (let y = 0; y < h; y++) for (let x = 0, run = -1e9; x < w; x++) { if (solid[y * w + x]) run = x; if (x - run <= R) across[y * w + x] = 1; }
+    for (let y = 0; y < h; y++) for (let x = w - 1, run = 1e9; x >= 0; x--) { if (solid[y * w + x]) run = x; if (run - x <= R) across[y * w + x] = 1; }
+    for (let x = 0; x < w; x++) for (let y = 0, run = -1e9; y < h; y++) { if (across[y * w + x]) run = y; if (y - run <= R) near[y * w + x] = 1; }
+    for (let x = 0; x < w; x++) for (let y = h - 1, run = 1e9; y >= 0; y--) { if (across[y * w + x]) run = y; if (run - y <= R) near[y * w + x] = 1; }
+    let left = w, right = -1, top = h, bottom = -1;
+    for (let p = 0; p < n; p++) {
+      if (!dark[p]) continue;
+      if (!near[p]) { pixels[4 * p] = pixels[4 * p + 1] = pixels[4 * p + 2] = 255; continue; }
+      const x = p % w, y = (p - x) / w;
+      if (x < left) left = x; if (x > right) right = x;
+      if (y < top) top = y; if (y > bottom) bottom = y;
+    }
+    return right < 0 ? null : {left: left, right: right, top: top, bottom: bottom};
   };
   // The payload of the next reading: the drawing shown now, with the next sequence number.
   ink.payload = () => {
