@@ -196,11 +196,14 @@ def _wire_drawing(demo: gr.Blocks, context: AppContext, parts: SimpleNamespace) 
     parts.sketch.blob_storage = context.drawings  # bounded: see DrawingBlobs
     # The sketchpad has no change event: the page's hook (PAGE_HEAD) sends the ink's box after each
     # stroke, undo, redo or clear through #ink-read. always_last: while a reading is on its way, only
-    # the latest drawing is sent after it (the payload is taken when it is sent).
+    # the latest drawing is sent after it (the payload is taken when it is sent). queue=False: one
+    # POST answered as it arrives (the queue's join and event stream cost ~100 ms of a ~20 ms read);
+    # readings of one page never overlap (Page.lock), an older drawing is dropped (Page.seq), and the
+    # call counts among the person's pending ones (limit_pending_calls).
     parts.ink_read.click(
         bind(ink_on_page, context), [parts.ink, parts.flag_status, parts.page],
         [parts.label, parts.frame, parts.message, parts.flag_status, parts.ink, parts.page],
-        js=INK_PAYLOAD_JS, trigger_mode="always_last", show_progress="hidden", api_name="ink", **_CANVAS_LANE,
+        js=INK_PAYLOAD_JS, trigger_mode="always_last", show_progress="hidden", api_name="ink", api_visibility="private", queue=False,
     )
     parts.read_drawing.click(None, js=READ_NOW_JS)
     # "Clear" is the canvas's own trash button (CLEAR_CANVAS_JS): the hook sees it and sends the

@@ -137,8 +137,8 @@ def test_fifty_flags_at_once_are_all_kept_once(app_server, mnist_test, tmp_path)
 
 def test_a_drawing_the_page_sends_as_its_ink_box_is_read_by_the_private_ink_event(app_server, seven, client):
     """What the browser does after a stroke (web.assets.PAGE_HEAD): the ink's box as a small PNG with
-    the page's sequence number, through the private ``ink`` event; the answer says which drawing it is
-    for. The event is not public API."""
+    the page's sequence number, through the private ``ink`` event, posted directly (not queued); the
+    answer says which drawing it is for. The event is not public API."""
     import httpx
 
     from tests.drawing import page_ink
@@ -149,16 +149,14 @@ def test_a_drawing_the_page_sends_as_its_ink_box_is_read_by_the_private_ink_even
     ink = next(d for d in config["dependencies"] if d.get("api_name") == "ink")
     assert ink["api_visibility"] == "private"
     assert "/ink" not in client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    assert ink["queue"] is False  # one POST, answered as it arrives, as the page sends it
     with httpx.Client(base_url=url, timeout=30) as http:
-        join = http.post(
-            "gradio_api/queue/join",
+        answer = http.post(
+            "gradio_api/run/predict",
             json={"data": [page_ink(seven, seq=1), "", None], "fn_index": ink["id"], "session_hash": session, "event_data": None, "trigger_id": None},
         )
-        join.raise_for_status()
-        with http.stream("GET", "gradio_api/queue/data", params={"session_hash": session}) as stream:
-            done = next(m for m in (json.loads(line[5:]) for line in stream.iter_lines() if line.startswith("data:")) if m.get("msg") == "process_completed")
-    assert done["success"], done
-    top, _, message, _, shown = done["output"]["data"][:5]
+        answer.raise_for_status()
+    top, _, message, _, shown = answer.json()["data"][:5]
     assert top["label"] == "7" and "**7**" in message and json.loads(shown) == {"seq": 1}
 
 

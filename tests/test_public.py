@@ -256,17 +256,30 @@ def test_one_person_posting_80_calls_at_once_leaves_room_for_another(public, mni
     assert status == 200 and '"label": "7"' in text and seconds < 10, (status, text, seconds)
 
 
-def test_the_page_events_of_one_person_are_bounded_the_same_way(public):
+def test_the_page_events_of_one_person_are_bounded_the_same_way(public, mnist_test):
+    """The drawing's reading skips the queue (``queue=False``, as the page sends it: one POST): its
+    calls count among the person's pending ones all the same."""
+    import base64
+    import json
+
     fn_index = next(i for i, d in enumerate(public.demo.config["dependencies"]) if d.get("api_name") == "ink")
+    big = encode(draw_on_canvas(mnist_test.images[1], canvas=1200, digit_height=1000, brush=70))  # a slow read
+    ink = json.dumps({"seq": 1, "png": "data:image/png;base64," + base64.b64encode(big).decode()})
     page = person("127.0.0.6")
 
-    def join(i: int) -> httpx.Response:
-        body = {"data": ["", "", None], "fn_index": fn_index, "session_hash": f"page{i % 3}", "event_data": None, "trigger_id": None}
-        return page.post(f"{public.url}/gradio_api/queue/join", json=body)
+    def read(i: int) -> httpx.Response:
+        body = {"data": [ink, None, None], "fn_index": fn_index, "session_hash": f"page{i}", "event_data": None, "trigger_id": None}
+        return page.post(f"{public.url}/gradio_api/run/predict", json=body)
 
     with ThreadPoolExecutor(max_workers=30) as pool:
-        codes = [r.status_code for r in pool.map(join, range(60))]
-    assert 429 in codes and 200 in codes and set(codes) <= {200, 429}
+        answers = list(pool.map(read, range(60)))
+        with person("127.0.0.8") as other:
+            body = {"data": [ink, None, None], "fn_index": fn_index, "session_hash": "other", "event_data": None, "trigger_id": None}
+            own = other.post(f"{public.url}/gradio_api/run/predict", json=body)
+    refused = [a for a in answers if a.status_code != 200]
+    assert refused and all("Too many requests from you" in a.json()["error"] for a in refused), refused[:1] and refused[0].text
+    assert len(refused) < len(answers)
+    assert own.status_code == 200 and own.json()["data"][0]["label"] == str(mnist_test.labels[1])  # another person is answered
 
 
 def test_uploads_are_gone_from_disk_soon_after_use_however_many_arrive(public, seven_png):

@@ -149,13 +149,15 @@ PAGE_HEAD = (
   ink.bump = () => { ink.seq += 1; return JSON.stringify({seq: ink.seq, png: null}); };
   // What a flag applies to: the drawing last sent, or one not read yet when it has changed since.
   ink.flagged = () => JSON.stringify({seq: ink.dirty ? ink.seq + 1 : ink.seq, png: null});
-  // The canvas changed: read it once the sketchpad has drawn its next frame.
+  // The canvas changed: read it at the next frame, once the sketchpad's own frame callback has drawn
+  // the stroke (a second frame cost 100-150 ms in headless chromium; a frame drawn later is caught
+  // by the check after the payload).
   ink.changed = () => {
     ink.dirty = true;
-    requestAnimationFrame(() => requestAnimationFrame(() => {
+    requestAnimationFrame(() => {
       const button = document.getElementById('ink-read');
       if (button) button.click();
-    }));
+    });
   };
   // Where the sketchpad shows its canvas, in CSS pixels: centred, at the zoom it shows.
   ink.imageRect = () => {

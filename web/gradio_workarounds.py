@@ -318,10 +318,28 @@ def limit_pending_calls(demo: gr.Blocks, pending) -> None:
     libraries raise. ``pending`` is a :class:`web.people.PendingCalls`. Call after ``demo.queue()``.
 
     Gradio's queue has no bound per person: its ``max_size`` is shared, so one person posting many
-    calls at once filled it and everyone else got "Queue is full". This wraps the queue's ``push``.
+    calls at once filled it and everyone else got "Queue is full". This wraps the queue's ``push``,
+    and ``demo.process_api`` for the events that skip the queue (``queue=False``: the drawing's
+    reading), which count as pending while they run and are refused with a ``gr.Error``.
     """
     queue = demo._queue
     push = queue.push
+    process_api = demo.process_api
+
+    async def process_if_admitted(block_fn, inputs, state=None, request=None, *args, **kwargs):
+        fn = demo.fns[block_fn] if isinstance(block_fn, int) else block_fn
+        if fn.queue or request is None or isinstance(request, list):
+            return await process_api(block_fn, inputs, state, request, *args, **kwargs)
+        client, username = getattr(request, "client", None), getattr(request, "username", None)
+        refusal = pending.refusal(client, username, list(queue.event_ids_to_events.values()))
+        if refusal:
+            raise gr.Error(refusal, print_exception=False)
+        try:
+            return await process_api(block_fn, inputs, state, request, *args, **kwargs)
+        finally:
+            pending.done_admitting(client, username)
+
+    demo.process_api = process_if_admitted
 
     async def push_if_admitted(body, request, username):
         client = getattr(request, "client", None)
