@@ -182,10 +182,10 @@ def _flag_row(parts: SimpleNamespace) -> None:
     parts.flag_status = gr.Markdown("", elem_id="flag-status")
 
 
-#: The canvas's events run one at a time, in the order they reach the server, each on the page's own
-#: state (Page): a drawing's reading, a flag and an upload's reading of one page never overlap, and
-#: a drawing older than the answer shown is dropped (web.ink's seq). Each takes a few ms of server
-#: time: one lane answers hundreds of drawings a second.
+#: The canvas's queued events (the flags) run one at a time, in the order they reach the server, each
+#: on the page's own state (Page); the drawing's reading skips the queue but holds the same Page.lock,
+#: so a drawing's reading, a flag and an upload's reading of one page never overlap, and a drawing
+#: older than the answer shown is dropped (web.ink's seq). Each takes a few ms of server time.
 _CANVAS_LANE = dict(concurrency_id="canvas", concurrency_limit=1, api_visibility="private")
 #: An upload has a lane of its own: large photos never hold up drawings. ``preprocess=False``: the file
 #: is decoded once, by ``open_image``, under its limits.
