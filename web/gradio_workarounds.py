@@ -213,7 +213,7 @@ class RequestSizeLimit:
     refuses them too, but its plain "Content Too Large" would replace this message).
     """
 
-    def __init__(self, app, max_bytes: int, max_files: int = 4):
+    def __init__(self, app, max_bytes: int, max_files: int):
         self.app = app
         self.max_bytes = max_bytes
         self.max_files = max_files
@@ -303,7 +303,7 @@ class McpCallerAddress:
         await self.app(scope, receive, send)
 
 
-def app_limits(max_bytes: int, max_files: int = 4) -> dict:
+def app_limits(max_bytes: int, max_files: int) -> dict:
     """The ``app_kwargs`` for ``launch``: every request's body bounded at ``max_bytes`` and
     ``max_files`` uploaded files (:class:`RequestSizeLimit`), MCP callers named by their own address
     (:class:`McpCallerAddress`)."""
@@ -326,30 +326,30 @@ def limit_pending_calls(demo: gr.Blocks, pending) -> None:
     push = queue.push
     process_api = demo.process_api
 
+    @contextmanager
+    def admitted(client, username, refuse):
+        """Count the call as the person's while it is admitted; ``refuse(message)`` is raised when
+        they already have their limit waiting or running."""
+        refusal = pending.refusal(client, username, list(queue.event_ids_to_events.values()))
+        if refusal:
+            raise refuse(refusal)
+        try:
+            yield
+        finally:
+            pending.done_admitting(client, username)
+
     async def process_if_admitted(block_fn, inputs, state=None, request=None, *args, **kwargs):
         fn = demo.fns[block_fn] if isinstance(block_fn, int) else block_fn
         if fn.queue or request is None or isinstance(request, list):
             return await process_api(block_fn, inputs, state, request, *args, **kwargs)
-        client, username = getattr(request, "client", None), getattr(request, "username", None)
-        refusal = pending.refusal(client, username, list(queue.event_ids_to_events.values()))
-        if refusal:
-            raise gr.Error(refusal, print_exception=False)
-        try:
+        with admitted(getattr(request, "client", None), getattr(request, "username", None), lambda why: gr.Error(why, print_exception=False)):
             return await process_api(block_fn, inputs, state, request, *args, **kwargs)
-        finally:
-            pending.done_admitting(client, username)
 
     demo.process_api = process_if_admitted
 
     async def push_if_admitted(body, request, username):
-        client = getattr(request, "client", None)
-        refusal = pending.refusal(client, username, list(queue.event_ids_to_events.values()))
-        if refusal:
-            raise HTTPException(status_code=429, detail=refusal)
-        try:
+        with admitted(getattr(request, "client", None), username, lambda why: HTTPException(status_code=429, detail=why)):
             return await push(body=body, request=request, username=username)
-        finally:
-            pending.done_admitting(client, username)
 
     queue.push = push_if_admitted
 
