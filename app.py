@@ -25,13 +25,16 @@ from digit_core.flags import FlagGate, FlagStore
 from digit_core.hub import PROMOTED_TAG, LoadedModel, ModelFollower, resolve_model
 from web.answers import DRAW_FIRST, FRAME_DISPLAY_SIZE, about_text
 from web.assets import (
+    BRUSH_RADIUS,
     CANVAS_SIZE,
     CLEAR_CANVAS_JS,
+    ERASER_RADIUS,
     FLAG_SEQ_JS,
     INK_PAYLOAD_JS,
     PAGE_CSS,
     PAGE_HEAD,
     READ_NOW_JS,
+    RESUME_SKETCHPAD_JS,
     SELECT_BRUSH_JS,
     UPLOAD_SEQ_JS,
     WARM_UP_JS,
@@ -144,7 +147,8 @@ def _draw_tab(parts: SimpleNamespace) -> None:
     parts.sketch = gr.Sketchpad(
         label="Draw a digit or a number",
         canvas_size=CANVAS_SIZE,
-        brush=gr.Brush(default_size=22, colors=["#000000"], color_mode="fixed"),
+        brush=gr.Brush(default_size=BRUSH_RADIUS, colors=["#000000"], color_mode="fixed"),
+        eraser=gr.Eraser(default_size=ERASER_RADIUS),
         image_mode="RGBA",
         type="numpy",
         layers=False,
@@ -204,7 +208,7 @@ def _wire_drawing(demo: gr.Blocks, context: AppContext, parts: SimpleNamespace) 
         bind(ink_on_page, context), [parts.ink, parts.flag_status, parts.page],
         [parts.label, parts.frame, parts.message, parts.flag_status, parts.ink, parts.page],
         js=INK_PAYLOAD_JS, trigger_mode="always_last", show_progress="hidden", api_name="ink", api_visibility="private", queue=False,
-    )
+    ).then(None, js=RESUME_SKETCHPAD_JS)
     parts.read_drawing.click(None, js=READ_NOW_JS)
     # "Clear" is the canvas's own trash button (CLEAR_CANVAS_JS): the hook sees it and sends the
     # empty canvas; the trash button drops the brush, which is chosen again.

@@ -6,6 +6,8 @@ Screenshots go to $DIGIT_SCREENSHOTS (default: a pytest temporary folder)."""
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import os
 import re
@@ -15,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from scipy.ndimage import binary_opening
 from playwright.sync_api import expect, sync_playwright
 
 from digit_core.real_data import draw_pen_number
@@ -98,12 +101,59 @@ def _correction(page):
 
 def test_the_brush_ring_over_an_empty_canvas_is_not_ink(page):
     """The brush's hover ring is drawn on the canvas where the pointer rests: it was once sent as
-    the drawing and read "0 (100% sure)" on an empty canvas."""
+    the drawing and read "0 (100% sure)" on an empty canvas. The page keeps strokes, not pixels."""
     _fresh(page)
     area = page.evaluate("() => window.digitInk.imageRect()")
     page.mouse.move((area["left"] + area["right"]) / 2, (area["top"] + area["bottom"]) / 2)
     page.wait_for_timeout(300)
-    assert page.evaluate("() => window.digitInk.snapshot()") is None
+    assert page.evaluate("() => window.digitInk.png()") is None
+
+
+def _ink_of(png: bytes) -> np.ndarray:
+    """The dark pixels of a picture, cut to their box and brought to 64x64: bool (64, 64). A speck
+    under 3x3 pixels is not ink (the sketchpad's eraser can leave one pixel of a stroke's edge)."""
+    grey = np.asarray(Image.open(io.BytesIO(png)).convert("L"))
+    rows, cols = np.nonzero(binary_opening(grey < 128, np.ones((3, 3), bool)))
+    box = Image.fromarray(grey[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1])
+    return np.asarray(box.resize((64, 64), Image.Resampling.BILINEAR)) < 128
+
+
+def _sent_and_shown_agree(page) -> float:
+    """How much the ink the page sends and the ink the sketchpad shows overlap (intersection over
+    union of the two, each cut to its box): the page draws the strokes itself, from the events
+    the sketchpad draws them from."""
+    page.mouse.move(2, 2)  # the brush's hover ring away from the canvas
+    area = page.evaluate("() => window.digitInk.imageRect()")
+    shown = page.screenshot(clip={"x": area["left"], "y": area["top"], "width": area["right"] - area["left"],
+                                  "height": area["bottom"] - area["top"]})
+    sent = base64.b64decode(page.evaluate("() => window.digitInk.png()").split(",", 1)[1])
+    a, b = _ink_of(shown), _ink_of(sent)
+    return float((a & b).sum() / (a | b).sum())
+
+
+def test_what_the_page_reads_is_what_the_sketchpad_shows_with_the_brush_and_the_eraser(page, digits, screens):
+    _fresh(page)
+    one, eight = next(d for d in digits if d[0] == 1), next(d for d in digits if d[0] == 8)
+    draw(page, [one, eight])
+    _answer(page, re.compile(r"Read 18|It's"))
+    page.wait_for_timeout(200)  # the sketchpad draws again once the answer is shown (not after 600 ms)
+    assert _sent_and_shown_agree(page) >= 0.9
+    # the eraser across the 1: the 8 is left, on the page and in what it reads
+    page.locator('#sketchpad button[aria-label="Erase"]').click()
+    area = page.evaluate("() => window.digitInk.imageRect()")
+    width, height = area["right"] - area["left"], area["bottom"] - area["top"]
+    x = area["left"] + (0.5 - 0.45 * 0.38) * width  # where draw() puts the first of two digits
+    page.mouse.move(x, area["top"] + 0.2 * height)
+    page.mouse.down()
+    for step, y in enumerate(np.linspace(0.2, 0.8, 13)):  # zigzag down, 0.08 of the canvas each side
+        page.mouse.move(x + (-1) ** step * 0.08 * width, area["top"] + y * height)
+    page.mouse.up()
+    _answer(page, re.compile(r"It's an \*?\*?8"))
+    page.wait_for_timeout(200)
+    page.screenshot(path=str(screens / "desktop_erased.png"))
+    assert _sent_and_shown_agree(page) >= 0.9
+    page.locator('#sketchpad button[aria-label="Brush"]').click()
+    expect(page.locator('#sketchpad button[aria-label="Brush"]')).to_have_class(re.compile(r"\bhighlight\b"))
 
 
 def test_a_pen_digit_drawn_with_the_mouse_is_answered_for_that_drawing(page, digits, screens):
@@ -221,7 +271,7 @@ def test_on_a_phone_the_drawable_area_is_at_least_300_px_square(phone, screens):
     area = phone.evaluate("() => window.digitInk.imageRect()")
     assert area["right"] - area["left"] >= 300 and area["bottom"] - area["top"] >= 300, area
     assert area["left"] >= 0 and area["right"] <= PHONE["width"]
-    for useless in ("Pan", "Zoom in", "Zoom out", "Color"):
+    for useless in ("Pan", "Zoom in", "Zoom out", "Color", "Brush Size"):
         expect(phone.locator(f'#sketchpad button[aria-label="{useless}"]')).to_be_hidden()
     phone.screenshot(path=str(screens / "phone_empty.png"))
 

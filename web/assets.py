@@ -1,11 +1,14 @@
 """Page styles and the small scripts the page runs in the browser."""
 
-#: Page styles (``launch(css=PAGE_CSS)``): no zoom, pan or colour controls on the canvas (there is
-#: one colour, and zooming a canvas this size helps no one), no page chrome crowding a phone.
+#: Page styles (``launch(css=PAGE_CSS)``): no zoom, pan, colour or size controls on the canvas (one
+#: colour and one brush size: the page's hook draws the strokes as the sketchpad shows them, and the
+#: model reads any stroke width; zooming a canvas this size helps no one), no page chrome crowding a
+#: phone.
 PAGE_CSS = """
 #sketchpad button[aria-label="Pan"], #sketchpad button[aria-label="Zoom in"],
 #sketchpad button[aria-label="Zoom out"], #sketchpad .zoom-number,
 #sketchpad button[aria-label="Color"] { display: none !important; }
+#sketchpad .toolbar-wrap .half-container.right { display: none !important; }  /* colour and size */
 #sketchpad { height: 460px !important; touch-action: none; }
 #message { min-height: 2.5em; font-size: 1.1em; }
 #boxes img { object-fit: contain; }
@@ -51,21 +54,28 @@ CLEAR_CANVAS_JS = """
 
 #: The page's drawing hook (``launch(head=PAGE_HEAD)``), installed before the sketchpad is made.
 #:
-#: After each stroke (pointer up), an undo or redo, and a cleared canvas, it reads the pixels the
-#: sketchpad shows, crops them to the ink's box with a margin, reduces the crop to at most
-#: ``INK_SIDE`` pixels and sends it as a PNG of a few kilobytes, through the hidden ``#ink-read``
-#: button's event (``web.handlers.ink_on_page``). The sketchpad itself sends nothing: with no change
-#: event attached it never encodes its full-size layers (``toBlob``, ~170 ms each at 800x400) nor
-#: uploads them. Every payload carries the page's sequence number (``seq``), one more for each
-#: payload; the server drops a payload older than one it has already shown (``Page.seq``). A check a
-#: moment after each payload sends again if the canvas still changed meanwhile (a frame drawn late).
-#:
-#: The sketchpad draws with WebGL, which clears what it showed once the frame is on screen; the
-#: first lines keep it (``preserveDrawingBuffer``) so that the page can read it.
+#: It keeps the drawing itself: the strokes the sketchpad draws, from the same pointer events (points
+#: in canvas pixels, the brush's radius, brush or eraser), undone, redone and cleared as the
+#: sketchpad's history is. After each stroke (pointer up), an undo, a redo and a cleared canvas it
+#: draws them in a 2D canvas as the sketchpad's brush does (discs of the brush's radius along the
+#: path), crops that to the ink's box with a margin, reduces the crop to at most ``INK_SIDE`` pixels
+#: and sends it at once as a PNG of a few kilobytes, through the hidden ``#ink-read`` button's event
+#: (``web.handlers.ink_on_page``). Nothing waits for the sketchpad's frame nor reads its WebGL pixels
+#: back (together 100-250 ms of the answer's time), and its brush's hover ring is never taken for ink.
+#: While the answer is on its way the sketchpad's render loop waits: a browser drawing WebGL in
+#: software spent 50-250 ms on each of its frames, the answer behind them (docs/page.md).
+#: The sketchpad itself sends nothing: with no change event attached it never encodes its full-size
+#: layers (``toBlob``, ~170 ms each at 800x400) nor uploads them. Every payload carries the page's
+#: sequence number (``seq``), one more for each payload; the server drops a payload older than one it
+#: has already shown (``Page.seq``).
 INK_SIDE = 256
 #: The sketchpad's canvas: square, so that on a phone (390 px wide) it is drawn at least 300x300
 #: CSS pixels; a number of four or five digits still fits side by side.
 CANVAS_SIZE = (600, 600)
+#: The brush's and the eraser's radius in canvas pixels (the sketchpad draws discs of this radius):
+#: fixed, their size control hidden (``PAGE_CSS``), so that the page draws what the sketchpad shows.
+BRUSH_RADIUS = 22
+ERASER_RADIUS = 22
 PAGE_HEAD = (
     """
 <style>
@@ -74,32 +84,45 @@ PAGE_HEAD = (
 </style>
 <script>
 (() => {
-  const getContext = HTMLCanvasElement.prototype.getContext;
-  HTMLCanvasElement.prototype.getContext = function (type, options) {
-    if (typeof type === 'string' && type.includes('webgl'))
-      options = Object.assign({}, options || {}, {preserveDrawingBuffer: true});
-    return getContext.call(this, type, options);
-  };
   const INK_SIDE = """
     + str(INK_SIDE)
     + """, CANVAS = """
     + str(list(CANVAS_SIZE))
-    + """;
-  const ink = window.digitInk = {seq: 0, dirty: false, sent: null, timer: null, cleared: false};
-  // The ink the sketchpad shows, cropped to its box with a margin: a PNG data URL, or null.
-  ink.snapshot = () => {
-    const shown = document.querySelector('#sketchpad canvas');
-    if (!shown || !shown.width || !shown.height) return null;
-    const full = document.createElement('canvas');
-    full.width = shown.width; full.height = shown.height;
+    + """, RADIUS = {brush: """
+    + str(BRUSH_RADIUS)
+    + """, eraser: """
+    + str(ERASER_RADIUS)
+    + """};
+  const RESUME_MS = 600;
+  const ink = window.digitInk = {seq: 0, dirty: false, sent: null, strokes: [], undone: [], stroke: null};
+  let pausedStroke = false;  // a stroke has just ended: the sketchpad's loop waits (below)
+  // The drawing as the sketchpad shows it, cropped to its ink's box with a margin: a PNG data URL,
+  // or null when there is no ink.
+  ink.png = () => {
+    if (!ink.strokes.some((stroke) => !stroke.erase)) return null;
+    const [width, height] = CANVAS, full = document.createElement('canvas');
+    full.width = width; full.height = height;
     const pen = full.getContext('2d', {willReadFrequently: true});
-    pen.fillStyle = '#fff'; pen.fillRect(0, 0, full.width, full.height);
-    pen.drawImage(shown, 0, 0);
-    const image = pen.getImageData(0, 0, full.width, full.height), pixels = image.data;
-    const box = ink.strokesOnly(pixels, full.width, full.height);
-    if (!box) return null;
-    pen.putImageData(image, 0, 0);
-    let {left, right, top, bottom} = box;
+    pen.fillStyle = '#fff'; pen.fillRect(0, 0, width, height);
+    pen.lineCap = pen.lineJoin = 'round';
+    for (const stroke of ink.strokes) {
+      const [x0, y0] = stroke.points[0];
+      pen.fillStyle = pen.strokeStyle = stroke.erase ? '#fff' : '#000';
+      pen.lineWidth = 2 * stroke.radius;
+      pen.beginPath();
+      if (stroke.points.length === 1) { pen.arc(x0, y0, stroke.radius, 0, 2 * Math.PI); pen.fill(); continue; }
+      pen.moveTo(x0, y0);
+      for (const [x, y] of stroke.points.slice(1)) pen.lineTo(x, y);
+      pen.stroke();
+    }
+    const pixels = pen.getImageData(0, 0, width, height).data;
+    let left = width, right = -1, top = height, bottom = -1;
+    for (let y = 0, p = 0; y < height; y++) for (let x = 0; x < width; x++, p += 4) {
+      if (pixels[p] >= 128) continue;
+      if (x < left) left = x; if (x > right) right = x;
+      if (y < top) top = y; if (y > bottom) bottom = y;
+    }
+    if (right < 0) return null;
     // A margin of 30% of the ink's size, white beyond the canvas: framed as the whole canvas is
     // (held-out pen digits: 98.75% read right either way, 97.25% with a 10% margin).
     const margin = Math.round(0.3 * Math.max(right - left, bottom - top)) + 2;
@@ -113,51 +136,21 @@ PAGE_HEAD = (
     out.drawImage(full, left, top, w, h, 0, 0, crop.width, crop.height);
     return crop.toDataURL('image/png');
   };
-  // The brush's hover ring (a 1 px circle where the pointer rests, drawn on the same canvas) is not
-  // ink: it was read as a "0 (100% sure)" on an empty canvas. Ink is dark pixels within 3 px of a
-  // solid one (dark 2 px away on all four sides: a brush stroke is several pixels wide, the ring
-  // one); the rest turns to paper in ``pixels``. -> the ink's box, or null when there is none.
-  ink.strokesOnly = (pixels, w, h) => {
-    const n = w * h, dark = new Uint8Array(n), solid = new Uint8Array(n), near = new Uint8Array(n), R = 3;
-    for (let p = 0; p < n; p++) dark[p] = pixels[4 * p] + pixels[4 * p + 1] + pixels[4 * p + 2] < 384 ? 1 : 0;
-    for (let y = 2; y < h - 2; y++) for (let x = 2, p = y * w + 2; x < w - 2; x++, p++)
-      solid[p] = dark[p] & dark[p - 2] & dark[p + 2] & dark[p - 2 * w] & dark[p + 2 * w];
-    const across = new Uint8Array(n);  // solid dilated by R, rows then columns
-    for (let y = 0; y < h; y++) for (let x = 0, run = -1e9; x < w; x++) { if (solid[y * w + x]) run = x; if (x - run <= R) across[y * w + x] = 1; }
-    for (let y = 0; y < h; y++) for (let x = w - 1, run = 1e9; x >= 0; x--) { if (solid[y * w + x]) run = x; if (run - x <= R) across[y * w + x] = 1; }
-    for (let x = 0; x < w; x++) for (let y = 0, run = -1e9; y < h; y++) { if (across[y * w + x]) run = y; if (y - run <= R) near[y * w + x] = 1; }
-    for (let x = 0; x < w; x++) for (let y = h - 1, run = 1e9; y >= 0; y--) { if (across[y * w + x]) run = y; if (run - y <= R) near[y * w + x] = 1; }
-    let left = w, right = -1, top = h, bottom = -1;
-    for (let p = 0; p < n; p++) {
-      if (!dark[p]) continue;
-      if (!near[p]) { pixels[4 * p] = pixels[4 * p + 1] = pixels[4 * p + 2] = 255; continue; }
-      const x = p % w, y = (p - x) / w;
-      if (x < left) left = x; if (x > right) right = x;
-      if (y < top) top = y; if (y > bottom) bottom = y;
-    }
-    return right < 0 ? null : {left: left, right: right, top: top, bottom: bottom};
-  };
-  // The payload of the next reading: the drawing shown now, with the next sequence number.
+  // The payload of the next reading: the drawing as it is now, with the next sequence number.
   ink.payload = () => {
-    const png = ink.cleared ? null : ink.snapshot();
+    const png = ink.png();
     ink.seq += 1; ink.dirty = false; ink.sent = png; ink.sentAt = performance.now();
-    clearTimeout(ink.timer);
-    ink.timer = setTimeout(() => { if (!ink.dirty && !ink.cleared && ink.snapshot() !== ink.sent) ink.changed(); }, 400);
     return JSON.stringify({seq: ink.seq, png: png});
   };
   // Another tab's answer is shown from now on: no drawing sent before may replace it.
   ink.bump = () => { ink.seq += 1; return JSON.stringify({seq: ink.seq, png: null}); };
   // What a flag applies to: the drawing last sent, or one not read yet when it has changed since.
   ink.flagged = () => JSON.stringify({seq: ink.dirty ? ink.seq + 1 : ink.seq, png: null});
-  // The canvas changed: read it at the next frame, once the sketchpad's own frame callback has drawn
-  // the stroke (a second frame cost 100-150 ms in headless chromium; a frame drawn later is caught
-  // by the check after the payload).
+  // The drawing changed: read it now (#ink-read's event takes the payload when it is sent).
   ink.changed = () => {
     ink.dirty = true;
-    requestAnimationFrame(() => {
-      const button = document.getElementById('ink-read');
-      if (button) button.click();
-    });
+    const button = document.getElementById('ink-read');
+    if (button) button.click();
   };
   // Where the sketchpad shows its canvas, in CSS pixels: centred, at the zoom it shows.
   ink.imageRect = () => {
@@ -167,6 +160,15 @@ PAGE_HEAD = (
     const box = shown.getBoundingClientRect(), w = CANVAS[0] * zoom / 100, h = CANVAS[1] * zoom / 100;
     const left = box.left + (box.width - w) / 2, top = box.top + (box.height - h) / 2;
     return {left: left, top: top, right: left + w, bottom: top + h};
+  };
+  // A point of a pointer event in canvas pixels.
+  const onCanvas = (event, area) => [
+    (event.clientX - area.left) * CANVAS[0] / (area.right - area.left),
+    (event.clientY - area.top) * CANVAS[1] / (area.bottom - area.top),
+  ];
+  const chosen = (name) => {
+    const button = document.querySelector(`#sketchpad button[aria-label="${name}"]`);
+    return !!button && button.classList.contains('highlight');
   };
   // A stroke that starts beside the canvas (the sketchpad ignores it) starts at the canvas's edge.
   document.addEventListener('pointerdown', (event) => {
@@ -187,21 +189,56 @@ PAGE_HEAD = (
     send('pointermove', 0);  // the sketchpad starts a stroke only where its cursor last was over the canvas
     send('pointerdown', event.buttons || 1);
   }, true);
-  let drawing = false;
-  const inside = (event) => event.target instanceof Element && event.target.closest('#sketchpad');
+  // The strokes, from the events the sketchpad draws them from: it starts one where the pointer goes
+  // down over the canvas with the brush or the eraser chosen, and draws every move until it goes up.
   document.addEventListener('pointerdown', (event) => {
-    drawing = !!inside(event);
-    if (drawing && !(event.target.closest && event.target.closest('button'))) ink.cleared = false;
+    const target = event.target instanceof Element ? event.target : null;
+    if (ink.stroke || !event.isPrimary || !target || !target.closest('#sketchpad') || target.closest('button, label, input')) return;
+    const area = ink.imageRect(), erase = chosen('Erase');
+    if (!area || !(erase || chosen('Brush'))) return;
+    const [x, y] = onCanvas(event, area);
+    if (x < 0 || y < 0 || x > CANVAS[0] || y > CANVAS[1]) return;  // beside the canvas: replayed above
+    ink.stroke = {pointer: event.pointerId, erase: erase, radius: erase ? RADIUS.eraser : RADIUS.brush, points: [[x, y]]};
   }, true);
-  document.addEventListener('pointerup', () => { if (drawing) { drawing = false; ink.changed(); } }, true);
-  document.addEventListener('pointercancel', () => { if (drawing) { drawing = false; ink.changed(); } }, true);
+  document.addEventListener('pointermove', (event) => {
+    const area = ink.stroke && event.pointerId === ink.stroke.pointer && ink.imageRect();
+    if (area) ink.stroke.points.push(onCanvas(event, area));
+  }, true);
+  const strokeEnds = (event) => {
+    if (!ink.stroke || event.pointerId !== ink.stroke.pointer) return;
+    ink.strokes.push(ink.stroke); ink.undone = []; ink.stroke = null; pausedStroke = true;
+    ink.changed();
+  };
+  document.addEventListener('pointerup', strokeEnds, true);
+  document.addEventListener('pointercancel', strokeEnds, true);
+  // The sketchpad keeps drawing frames for 500 ms after the pointer goes up, and a browser without
+  // a GPU (headless chromium, a phone's software fallback) waits 50-250 ms for each, the page's own
+  // updates behind it: the answer came 400 ms after the last stroke. Its loop waits while the
+  // answer is on its way (the stroke is already shown), and starts again the frame after the answer
+  // is (ink.resume: #ink-read's then), or after RESUME_MS. The next stroke starts it as well.
+  window.__PIXI_APP_INIT__ = (app) => { ink.sketchpad = app; };
+  window.addEventListener('pointerup', () => {
+    const ticker = pausedStroke && ink.sketchpad && ink.sketchpad.ticker;
+    pausedStroke = false;
+    if (!ticker) return;
+    ticker.stop();
+    clearTimeout(ink.resumeTimer);
+    ink.resumeTimer = setTimeout(ink.resume, RESUME_MS);
+  });  // bubbling: after the sketchpad's own handlers have drawn the stroke and woken its loop
+  ink.resume = () => {
+    clearTimeout(ink.resumeTimer);
+    requestAnimationFrame(() => { const ticker = ink.sketchpad && ink.sketchpad.ticker; if (ticker && !ticker.started) ticker.start(); });
+  };
+  // Undo, Redo and the trash button, as the sketchpad's history has them (a cleared canvas starts a
+  // new history).
   document.addEventListener('click', (event) => {
-    const button = inside(event) && event.target.closest('button');
+    const button = event.target instanceof Element && event.target.closest('#sketchpad button');
     const name = button ? button.getAttribute('aria-label') || '' : '';
-    // A cleared canvas is empty, whenever the sketchpad gets round to drawing it so.
-    if (name === 'Clear canvas') ink.cleared = true;
-    else if (name === 'Undo' || name === 'Redo') ink.cleared = false;
-    if (/Undo|Redo|Clear canvas/.test(name)) ink.changed();
+    if (name === 'Undo' && ink.strokes.length) ink.undone.push(ink.strokes.pop());
+    else if (name === 'Redo' && ink.undone.length) ink.strokes.push(ink.undone.pop());
+    else if (name === 'Clear canvas') { ink.strokes = []; ink.undone = []; }
+    else return;
+    ink.changed();
   }, true);
 })();
 </script>
@@ -213,6 +250,8 @@ INK_PAYLOAD_JS = "(ink, status, page) => [window.digitInk.payload(), status, pag
 UPLOAD_SEQ_JS = "(file, ink, page) => [file, window.digitInk.bump(), page]"
 #: A flag: which drawing it applies to.
 FLAG_SEQ_JS = "(answer, page, ink) => [answer, page, window.digitInk.flagged()]"
+#: A drawing's answer is shown: the sketchpad draws again (see PAGE_HEAD).
+RESUME_SKETCHPAD_JS = "() => { window.digitInk.resume(); }"
 #: "Read it", and the Draw tab chosen: read the canvas as it is now.
 READ_NOW_JS = "() => { window.digitInk.changed(); }"
 #: On load, the empty canvas is sent once: the page's queue connection is open and the reading path
