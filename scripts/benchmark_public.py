@@ -9,8 +9,9 @@
   /flag).
 - ``cache``: 200 uploads of 19.5 MB; Gradio's upload cache size right after and once the configured
   expiry has passed (the app runs with ``DIGIT_CACHE_EXPIRY=10,20`` here).
-- ``fair``: another session's drawing answered while 3 sessions keep sending 39 MP drawings
-  (p50/p99 over 50 drawings, each uploaded then read as the page does), and on an idle server.
+- ``fair``: another page's drawing answered while 3 pages keep sending the largest drawings the
+  drawing's event takes (500x500 of noise) and 39 MP uploads (p50/p99 over 50 drawings, each sent
+  as the page sends it: one POST of the ink's box), and on an idle server.
 
 Several people, as on a Space (``SPACE_ID`` set, the proxy at 127.0.0.1 trusted through
 ``FORWARDED_ALLOW_IPS``, which appends the address it saw to ``X-Forwarded-For``; people who connect
@@ -27,13 +28,14 @@ directly come from 127.0.0.2 and up):
 - ``public``: the API's named endpoints and the MCP server's tools.
 
 The app runs as ``python app.py`` on 127.0.0.1 in a temporary folder; the page's own events are
-called the way the page calls them (upload, then join the queue by ``fn_index``), since they are
-not open to the client libraries.
+called the way the page calls them (by ``fn_index``: the drawing's in one POST, an upload's through
+the queue), since they are not open to the client libraries.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import io
 import json
 import os
@@ -176,6 +178,9 @@ class RunningApp:
                 return dependency.get("id", index)
         raise KeyError(api_name)
 
+    def queued(self, api_name: str) -> bool:
+        return self.dependencies[self.fn_index(api_name)].get("queue") is not False
+
     def close(self) -> None:
         self.process.terminate()
         self.process.wait(timeout=30)
@@ -197,12 +202,14 @@ class PageSession:
         return {"path": path, "orig_name": name, "meta": {"_type": "gradio.FileData"}}
 
     def call(self, api_name: str, data: list) -> tuple[float, bool]:
-        """Seconds until the event's answer, and whether it succeeded."""
+        """Seconds until the event's answer, and whether it succeeded: one POST for an event that
+        skips the queue (the drawing's ``ink``), else join the queue and read its stream."""
         start = time.perf_counter()
-        join = self.http.post(
-            f"{self.app.url}/gradio_api/queue/join",
-            json={"data": data, "fn_index": self.app.fn_index(api_name), "session_hash": self.session, "event_data": None, "trigger_id": None},
-        )
+        body = {"data": data, "fn_index": self.app.fn_index(api_name), "session_hash": self.session, "event_data": None, "trigger_id": None}
+        if not self.app.queued(api_name):
+            answer = self.http.post(f"{self.app.url}/gradio_api/run/predict", json=body)
+            return time.perf_counter() - start, answer.status_code == 200 and "error" not in answer.json()
+        join = self.http.post(f"{self.app.url}/gradio_api/queue/join", json=body)
         if join.status_code != 200:
             return time.perf_counter() - start, False
         with self.http.stream("GET", f"{self.app.url}/gradio_api/queue/data", params={"session_hash": self.session}) as stream:
@@ -217,10 +224,17 @@ class PageSession:
         self.http.close()
 
 
-def drawing_payload(file_data: dict) -> list:
-    """The inputs of a drawing event as the page sends them: the sketchpad's value, then the page's
-    state (which the server keeps: the page sends null)."""
-    return [{"background": None, "layers": [], "composite": file_data, "id": None}, None]
+def ink_payload(png: bytes, seq: int = 1) -> list:
+    """The inputs of the drawing's event (``ink``) as the page sends them (``web.assets.PAGE_HEAD``):
+    the ink's box as a PNG data URL with the page's sequence number, the flag status shown, then the
+    page's state (which the server keeps: the page sends null)."""
+    ink = {"seq": seq, "png": "data:image/png;base64," + base64.b64encode(png).decode()}
+    return [json.dumps(ink), "", None]
+
+
+def upload_payload(file_data: dict, seq: int = 1) -> list:
+    """The inputs of an upload's event (``read_upload``): the file, the page's sequence number, the state."""
+    return [file_data, json.dumps({"seq": seq, "png": None}), None]
 
 
 def huge_png(megapixels: float = 39.0) -> bytes:
@@ -246,8 +260,8 @@ def memory_figures(folder: Path, sessions: int) -> dict:
             page = PageSession(app)
             client = Client(app.url, verbose=False)
             try:
-                page.call("drawing_changed", drawing_payload(page.upload(big)))
-                page.call("read_upload", [page.upload(big), None])
+                page.call("ink", ink_payload(big))  # over the payload's size limit when large: refused
+                page.call("read_upload", upload_payload(page.upload(big)))
                 for api_name, args in (("/predict", ()), ("/read", ()), ("/flag", (1,))):
                     try:
                         client.predict(handle_file(str(big_file)), *args, api_name=api_name)
@@ -316,17 +330,21 @@ def cache_figures(folder: Path, uploads: int) -> dict:
 
 
 def fairness_figures(folder: Path, drawings: int = 50, attackers: int = 3) -> dict:
+    """Another page's drawing answered while ``attackers`` pages keep sending the largest drawings the
+    page's event takes and 39 MP uploads, and on an idle server. Each drawing is sent as the page
+    sends it: the ink's box, at most 256 px, as one POST (``ink``)."""
     big = huge_png()
     small = io.BytesIO()
-    digit_picture(400, seed=3).save(small, format="PNG")
+    digit_picture(256, seed=3).save(small, format="PNG")
+    largest = io.BytesIO()  # the largest drawing the payload's limit lets through: noise, 500x500
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (500, 500), dtype=np.uint8)).save(largest, format="PNG")
     app = RunningApp(folder)
     try:
         def victim_drawings(count: int) -> list[float]:
             victim = PageSession(app)
             seconds = []
-            for _ in range(count):
-                file_data = victim.upload(small.getvalue(), name="drawing.png")
-                elapsed, ok = victim.call("drawing_changed", drawing_payload(file_data))
+            for seq in range(1, count + 1):
+                elapsed, ok = victim.call("ink", ink_payload(small.getvalue(), seq))
                 if ok:
                     seconds.append(elapsed)
             victim.close()
@@ -340,8 +358,9 @@ def fairness_figures(folder: Path, drawings: int = 50, attackers: int = 3) -> di
             sent = 0
             try:
                 while not stop.is_set():
-                    page.call("drawing_changed", drawing_payload(page.upload(big)))
                     sent += 1
+                    page.call("ink", ink_payload(largest.getvalue(), sent))
+                    page.call("read_upload", upload_payload(page.upload(big), sent))
             finally:
                 page.close()
             return sent
@@ -357,7 +376,8 @@ def fairness_figures(folder: Path, drawings: int = 50, attackers: int = 3) -> di
             "idle_p50_ms": round(float(np.percentile(idle, 50)), 1),
             "idle_p99_ms": round(float(np.percentile(idle, 99)), 1),
             "attackers": attackers,
-            "attack_drawings_sent": sent,
+            "attack_rounds_sent": sent,
+            "largest_drawing_kb": round(len(largest.getvalue()) / 1024),
             "victim_drawings_answered": len(seconds),
             "victim_p50_ms": round(float(np.percentile(ms, 50)), 1),
             "victim_p99_ms": round(float(np.percentile(ms, 99)), 1),
