@@ -32,7 +32,7 @@ __all__ = [
     "SetEvaluation",
     "evaluate_set",
     "save_set_pictures",
-    "rejection_rate",
+    "not_a_digit_rates",
     "textbook_ink",
     "textbook_frame",
     "reliability_diagram",
@@ -332,12 +332,14 @@ def evaluate_set(model, labelled, *, name: str | None = None) -> SetEvaluation:
     )
 
 
-def rejection_rate(model, images) -> float:
-    """The fraction of images (anything :func:`digit_core.reading.read_digits` takes) answered
-    "not a digit" when read as one digit: for letters and scribbles, the higher the better."""
-    images = list(images)
-    refused = sum(read_digits(model, image, single=True).refusal() is not None for image in images)
-    return refused / max(len(images), 1)
+def not_a_digit_rates(model, images) -> tuple[float, float]:
+    """How images (anything :func:`digit_core.reading.read_digits` takes) read as one digit are
+    judged: the fraction answered "not a digit", and the fraction read as a digit with the note that
+    it may not be one. For letters and scribbles, the higher the better; for digits, the lower."""
+    readings = [read_digits(model, image, single=True) for image in images]
+    refused = sum(reading.refusal() is not None for reading in readings)
+    noted = sum(reading.refusal() is None and reading.digits[0].maybe_not_a_digit for reading in readings)
+    return refused / max(len(readings), 1), noted / max(len(readings), 1)
 
 
 def save_set_pictures(evaluation: SetEvaluation, folder: str | Path) -> tuple[Path, Path]:

@@ -43,8 +43,12 @@ class ReadDigit:
         In the original image's pixel coordinates, right and bottom exclusive.
     likeness : float or None
         How much the frame looks like a digit at all
-        (:meth:`digit_core.digit_model.DigitModel.digit_likeness`): below 0 it looks like a letter, a
-        scribble or a blot; None when the model cannot tell or the image's preset is not judged.
+        (:meth:`digit_core.digit_model.DigitModel.digit_likeness`): the lower, the more like a
+        letter, a scribble or a blot; None when the model cannot tell or the image's preset is not
+        judged.
+    refuse_likeness : float
+        Below this likeness the mark is not a digit (its preset's
+        :attr:`~digit_core.presets.ReadingPreset.refuse_likeness`).
     maybe_not_a_digit : bool
         Read as a digit, but with a likeness low enough that it may be a letter or a scribble: the
         page shows the digit with a note instead of refusing it.
@@ -55,10 +59,11 @@ class ReadDigit:
     box: tuple[int, int, int, int]
     likeness: float | None = None
     maybe_not_a_digit: bool = False
+    refuse_likeness: float = 0.0
 
     @property
     def looks_like_a_digit(self) -> bool:
-        return self.likeness is None or self.likeness >= 0.0
+        return self.likeness is None or self.likeness >= self.refuse_likeness
 
     @property
     def digit(self) -> int:
@@ -191,8 +196,8 @@ class _Mark:
         # Only a judged preset's marks carry their likeness: the others are never refused.
         if not preset.judged or self.likeness is None:
             return ReadDigit(self.frame, self.probabilities, box)
-        doubtful = 0.0 <= self.likeness < preset.doubt_likeness
-        return ReadDigit(self.frame, self.probabilities, box, self.likeness, maybe_not_a_digit=doubtful)
+        doubtful = preset.refuse_likeness <= self.likeness < preset.doubt_likeness
+        return ReadDigit(self.frame, self.probabilities, box, self.likeness, doubtful, preset.refuse_likeness)
 
 
 @dataclass(frozen=True)

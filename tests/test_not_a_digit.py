@@ -8,7 +8,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from digit_core.evaluation import rejection_rate
+from digit_core.evaluation import not_a_digit_rates
 from digit_core.presets import DRAWING, SCAN, choose_preset
 from digit_core.images import to_grayscale
 from digit_core.reading import read_digits
@@ -40,19 +40,23 @@ def usps_scans():
 
 def test_a_real_letter_k_drawn_on_the_canvas_is_refused(starter_model, held_out_letters):
     ks = np.flatnonzero(held_out_letters.labels == "K")[:20]
-    assert rejection_rate(starter_model, _drawn(held_out_letters, ks, seed=1)) >= 0.85
+    refused, _ = not_a_digit_rates(starter_model, _drawn(held_out_letters, ks, seed=1))
+    assert refused >= 0.85  # 90%
 
 
-def test_real_letters_by_writers_never_trained_on_are_refused_more_often_than_not(starter_model, held_out_letters):
-    # 65% with the bundled "not a digit" part; the bar of issue 20 is 85% (docs/model.md).
+def test_real_letters_by_writers_never_trained_on_are_refused_or_read_with_a_note(starter_model, held_out_letters):
+    # Refused only when unlike any digit (DRAWING.refuse_likeness): 30% refused and 47.5% read with
+    # the note that they may not be digits; the bar of issue 20 is 85% refused (docs/model.md).
     taught = np.flatnonzero(taught_letters(held_out_letters.labels))
     chosen = np.random.default_rng(3).choice(taught, 200, replace=False)
-    assert rejection_rate(starter_model, _drawn(held_out_letters, chosen, seed=2)) >= 0.6
+    refused, noted = not_a_digit_rates(starter_model, _drawn(held_out_letters, chosen, seed=2))
+    assert refused >= 0.25 and refused + noted >= 0.7
 
 
-def test_digits_of_sites_never_trained_on_are_hardly_ever_refused(starter_model, held_out_pen):
+def test_digits_of_sites_never_trained_on_are_hardly_ever_refused_or_doubted(starter_model, held_out_pen):
     chosen = np.random.default_rng(4).choice(len(held_out_pen), 400, replace=False)
-    assert rejection_rate(starter_model, _drawn(held_out_pen, chosen, seed=3)) <= 0.015
+    refused, noted = not_a_digit_rates(starter_model, _drawn(held_out_pen, chosen, seed=3))
+    assert refused <= 0.005 and noted <= 0.05  # 1 of 400 and 10 of 400
 
 
 def test_an_enlarged_low_resolution_scan_is_read_as_a_scan_and_never_refused(starter_model, usps_scans):

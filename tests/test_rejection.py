@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digit_core.evaluation import rejection_rate
+from digit_core.evaluation import not_a_digit_rates
 from digit_core.reading import read_digits
 from digit_core.rejection import HELD_OUT_FONTS, LETTER_FONTS, hershey_glyphs, letter_drawings, scribble_drawings
 from digit_core.strokes import draw_strokes
@@ -26,12 +26,14 @@ def test_every_shipped_hershey_font_has_a_glyph_of_strokes_for_each_printable_ch
 @pytest.mark.slow
 def test_letters_in_fonts_never_trained_on_are_mostly_answered_not_a_digit(starter_model):
     letters = letter_drawings(letters="AEFHKMNRTUVWXYaefhkmnrtuvwxy")  # no letter written like a digit
-    assert rejection_rate(starter_model, letters) >= 0.8
+    refused, noted = not_a_digit_rates(starter_model, letters)
+    assert refused >= 0.6 and refused + noted >= 0.9  # 65% and 98%
 
 
 @pytest.mark.slow
 def test_scribbles_are_mostly_answered_not_a_digit(starter_model):
-    assert rejection_rate(starter_model, scribble_drawings(100, random_state=7)) >= 0.75
+    refused, noted = not_a_digit_rates(starter_model, scribble_drawings(100, random_state=7))
+    assert refused >= 0.55 and refused + noted >= 0.85  # 63% and 94%
 
 
 @pytest.mark.slow
@@ -41,7 +43,7 @@ def test_other_writers_digits_are_hardly_ever_answered_not_a_digit(starter_model
         draw_strokes(held_out_pen.strokes(i), height=rng.uniform(100, 300), brush=rng.uniform(15, 30))
         for i in rng.choice(len(held_out_pen), 300, replace=False)
     ]
-    assert rejection_rate(starter_model, drawings) <= 0.03
+    assert not_a_digit_rates(starter_model, drawings)[0] <= 0.01
 
 
 def test_a_letter_drawn_in_the_app_is_answered_as_such_and_not_as_a_sure_digit(starter_model, tmp_path):
