@@ -81,20 +81,26 @@ class ReadingPreset:
     crop_margin: float = 0.2
     #: Two digits touch near the middle of their mark: cuts near its sides leave a sliver.
     cut_margin: float = 0.25
+    #: Off by default (drawings): set for scans and documents (:data:`_ALONE_SURE_OF_ONE`).
     alone_sure_of_one: float | None = None
+    #: "Far surer": two touching USPS scans' halves beat the whole by 0.5 or more, and no single
+    #: USPS scan's halves (1,000-2,999) beat it at all.
     alone_cut_margin: float = 0.25
     #: Cheque digits (dev half, 2,142 marks that are digits): 1% are under 0.55 line heights and 99%
     #: narrower than 1.7 times their height; the trailing "-", underlines and rule pieces read as
-    #: digits are 0.04-0.43 high and 2.6-23 times as wide.
+    #: digits are 0.04-0.43 high and 2.6-23 times as wide. Dev-half amounts exact: 57.00% -> 57.20%
+    #: (0.35 high: 57.20%, 0.55: 57.00%).
     dash_height: float = 0.45
     dash_aspect: float = 2.0
     #: Of those digits' tops 1% lie 0.4 line heights or more below the line's top (a small 0 after
     #: a full stop sits on the baseline: its top 0.3-0.5 down); the commas of ",-" and the underlines
-    #: read as digits start 0.6-1.3 below it.
+    #: read as digits start 0.6-1.3 below it. Dev-half amounts exact: 57.00% -> 57.20% (0.5 or 0.7:
+    #: 57.00%).
     below_line: float = 0.6
     #: The last marks of dev-half amounts read right: 2% under 0.6 line heights (small 0s after a
     #: full stop), none of those with under 0.55 of the median mark's ink; the ticks, "=", ":" and
-    #: "-" read as a last digit: 0.47-0.57 high, 0.19-0.42 of the ink.
+    #: "-" read as a last digit: 0.47-0.57 high, 0.19-0.42 of the ink. Dev-half amounts exact:
+    #: 56.39% -> 57.20%, none lost.
     trailing_height: float = 0.6
     trailing_ink: float = 0.45
 
@@ -108,10 +114,12 @@ class ReadingPreset:
 DRAWING = ReadingPreset(name="drawing", judged=True, touching_width=1.2, half_likeness=0.75, doubt_likeness=0.5)
 
 #: A scan or a document whose only mark reads as one digit at least 0.5 sure is one wide digit far
-#: more often than two touching ones: USPS scans 1,000-2,999 (the upload, one mark each): 249 such
-#: marks, none cut into halves surer together than the whole (6 cut by width alone, 4 of them 2s);
-#: two USPS scans touching: whole 0.03-0.16 sure, halves together 0.64-0.78. A whole cheque amount
-#: written in one stroke (6% of the dev half) reads as one digit 0.1-0.2 sure, and is cut as before.
+#: more often than two touching ones. USPS scans 1,000-2,999 as uploads: 249 lone marks at least as
+#: wide as high, none with halves surer together than the whole. Of the 2,000 scans 23 were read as
+#: more than one digit, 14 of them lone marks cut for being 1.5 line heights wide (a flat 2 read
+#: "22"); 9 now, all digits broken into pieces. Two touching USPS scans read
+#: 0.03-0.16 sure as one, 0.64-0.78 as two. Cheque amounts written in one stroke (300, 260, 8694 on
+#: the dev half) read 0.1-0.2 sure as one digit and are cut as before (without the 0.5: 3 lost).
 _ALONE_SURE_OF_ONE = 0.5
 
 #: A scan enlarged from a few pixels: cut as a drawing (its digits fill their box, as drawn ones
