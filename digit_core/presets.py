@@ -54,6 +54,20 @@ class ReadingPreset:
     cut_margin : float
         Cuts are tried at the thinnest columns of the middle of a mark, this far (a fraction of its
         width) from either side.
+    alone_sure_of_one : float or None
+        A page's only mark read as one digit at least this surely (:func:`digit_core.reading._sureness`)
+        is not cut for its width alone (the line's height is then its own)... None: cut as any other.
+    alone_cut_margin : float
+        ...but only where its halves are together at least this much surer digits than the whole.
+    dash_height, dash_aspect : float
+        A mark lower than ``dash_height`` line heights and at least ``dash_aspect`` times as wide as
+        it is high is a dash, an underline or a piece of a rule, not a digit.
+    below_line : float
+        A mark whose top lies at least this many line heights below the line's top (the median of
+        its marks' tops) hangs under the digits: a comma, the tail of ",-", an underline.
+    trailing_height, trailing_ink : float
+        The line's last mark, lower than ``trailing_height`` line heights and with less than
+        ``trailing_ink`` of the median mark's ink, is a tick, "=" or ":" after the digits.
     """
 
     name: str
@@ -71,6 +85,28 @@ class ReadingPreset:
     crop_margin: float = 0.2
     #: Two digits touch near the middle of their mark: cuts near its sides leave a sliver.
     cut_margin: float = 0.25
+    #: Off by default (drawings): set for scans and documents (:data:`_ALONE_SURE_OF_ONE`).
+    alone_sure_of_one: float | None = None
+    #: "Far surer": two touching USPS scans' halves beat the whole by 0.5 or more, and no single
+    #: USPS scan's halves (1,000-2,999) beat it at all.
+    alone_cut_margin: float = 0.25
+    #: Cheque digits (dev half, 2,142 marks that are digits): 1% are under 0.55 line heights and 99%
+    #: narrower than 1.7 times their height; the trailing "-", underlines and rule pieces read as
+    #: digits are 0.04-0.43 high and 2.6-23 times as wide. Dev-half amounts exact: 57.00% -> 57.20%
+    #: (0.35 high: 57.20%, 0.55: 57.00%).
+    dash_height: float = 0.45
+    dash_aspect: float = 2.0
+    #: Of those digits' tops 1% lie 0.4 line heights or more below the line's top (a small 0 after
+    #: a full stop sits on the baseline: its top 0.3-0.5 down); the commas of ",-" and the underlines
+    #: read as digits start 0.6-1.3 below it. Dev-half amounts exact: 57.00% -> 57.20% (0.5 or 0.7:
+    #: 57.00%).
+    below_line: float = 0.6
+    #: The last marks of dev-half amounts read right: 2% under 0.6 line heights (small 0s after a
+    #: full stop), none of those with under 0.55 of the median mark's ink; the ticks, "=", ":" and
+    #: "-" read as a last digit: 0.47-0.57 high, 0.19-0.42 of the ink. Dev-half amounts exact:
+    #: 56.39% -> 57.20%, none lost.
+    trailing_height: float = 0.6
+    trailing_ink: float = 0.45
 
 
 #: A drawing: cut from 1.2 line heights wide (a letter drawn as one wide mark, a K or a W, is cut
@@ -99,13 +135,22 @@ DRAWING = ReadingPreset(
     name="drawing", judged=True, touching_width=1.2, half_likeness=0.75, refuse_likeness=-1.0, doubt_likeness=0.5
 )
 
+#: A scan or a document whose only mark reads as one digit at least 0.5 sure is one wide digit far
+#: more often than two touching ones. USPS scans 1,000-2,999 as uploads: 249 lone marks at least as
+#: wide as high, none with halves surer together than the whole. Of the 2,000 scans 23 were read as
+#: more than one digit, 14 of them lone marks cut for being 1.5 line heights wide (a flat 2 read
+#: "22"); 9 now, all digits broken into pieces. Two touching USPS scans read
+#: 0.03-0.16 sure as one, 0.64-0.78 as two. Cheque amounts written in one stroke (300, 260, 8694 on
+#: the dev half) read 0.1-0.2 sure as one digit and are cut as before (without the 0.5: 3 lost).
+_ALONE_SURE_OF_ONE = 0.5
+
 #: A scan enlarged from a few pixels: cut as a drawing (its digits fill their box, as drawn ones
 #: do), never refused.
-SCAN = ReadingPreset(name="scan", judged=False, touching_width=1.2, half_likeness=0.75)
+SCAN = ReadingPreset(name="scan", judged=False, touching_width=1.2, half_likeness=0.75, alone_sure_of_one=_ALONE_SURE_OF_ONE)
 
 #: A document: cut from 1.0 line heights wide (two touching 0s are often no wider: dev-half cheque
 #: amounts read exactly 55.2% at 1.0, 52.9% at 1.2, 53.8% at 0.8).
-DOCUMENT = ReadingPreset(name="document", judged=False, touching_width=1.0)
+DOCUMENT = ReadingPreset(name="document", judged=False, touching_width=1.0, alone_sure_of_one=_ALONE_SURE_OF_ONE)
 
 #: An image with fewer pixels than this between ink and paper (grey below 0.85 and above 0.15) is a
 #: drawing: canvas drawings have under 1%, scans and photos of paper most of theirs.

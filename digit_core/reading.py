@@ -163,10 +163,15 @@ def read_digits(
     regions = find_digits(mask)
     if not regions:
         raise NoDigitFoundError("no digit found: only lines, borders or specks were left after clean-up.")
-    page = _Page(model, grey, ink, float(np.median([r.height for r in regions])), preset)
+    line = (float(np.median([r.box[1] for r in regions])), float(np.median([r.height for r in regions])))
+    page = _Page(model, grey, ink, line[1], preset, alone=len(regions) == 1)
     read: list[_Mark] = []
     for mark in page.marks(regions):
         read.extend(_split_touching_by_reading(page, mark))
+    # Dashes, underlines and commas left beside the digits, or cut off a digit they touched, are
+    # not read as digits (unless nothing else is left).
+    punctuation = _punctuation([mark.region for mark in read], line, preset)
+    read = [mark for mark, dropped in zip(read, punctuation) if not dropped] or read
     if len(read) == 1:
         # One digit: framed from the whole image, as a single digit is framed best (the drawing path
         # and an upload of one digit agree with reading it with single=True).
@@ -202,13 +207,15 @@ class _Mark:
 
 @dataclass(frozen=True)
 class _Page:
-    """What reading one page needs throughout: the model, the page, its line height and preset."""
+    """What reading one page needs throughout: the model, the page, its line height and preset, and
+    whether segmentation found one mark only."""
 
     model: object
     grey: np.ndarray
     ink: np.ndarray
     line_height: float
     preset: ReadingPreset
+    alone: bool = False
 
     def marks(self, regions: list[DigitRegion]) -> list[_Mark]:
         """The regions framed (:func:`_frame_region`) and read in one batch."""
@@ -261,12 +268,15 @@ def _split_touching_by_reading(page: _Page, mark: _Mark, depth: int = 0) -> list
     height = max(region.height, page.line_height)
     if depth >= 3 or region.width < preset.touching_width * height:
         return [mark]
-    surely_several = region.width >= preset.surely_touching_width * height
     whole_sureness = float(_sureness(mark.probabilities[None], None if mark.likeness is None else np.array([mark.likeness]))[0])
+    # A page's only mark sets the line's height itself, so its width says little: read as one digit
+    # surely enough, it is one wide digit unless its halves are far surer digits than it is one.
+    alone = page.alone and depth == 0 and preset.alone_sure_of_one is not None and whole_sureness >= preset.alone_sure_of_one
+    surely_several = region.width >= preset.surely_touching_width * height and not alone
     if whole_sureness >= preset.sure_of_one and not surely_several:
         return [mark]
     # A mark this wide is cut at its best place however surely it reads as one digit.
-    best, best_score = None, -1.0 if surely_several else whole_sureness
+    best, best_score = None, -1.0 if surely_several else whole_sureness + (preset.alone_cut_margin if alone else 0.0)
     for cut in _cut_candidates(region, preset):
         halves = [region.columns(0, int(cut)), region.columns(int(cut), region.width)]
         if any(h is None for h in halves):
@@ -281,6 +291,27 @@ def _split_touching_by_reading(page: _Page, mark: _Mark, depth: int = 0) -> list
     if best is None:
         return [mark]
     return [piece for half in best for piece in _split_touching_by_reading(page, half, depth + 1)]
+
+
+def _punctuation(regions: list[DigitRegion], line: tuple[float, float], preset: ReadingPreset) -> np.ndarray:
+    """Which of a line's marks (left to right) are punctuation rather than digits, shape (n,) bool.
+
+    By shape against the line's ``(top, height)`` (medians of its marks, pixels): flat and low (a
+    dash, an underline, a piece of a rule), hanging under the line (a comma, the tail of ",-"), or
+    ending the line small and faint (a tick, "=" or ":" after the amount).
+    """
+    top, height = line
+    heights = np.array([r.height for r in regions], dtype=float)
+    widths = np.array([r.width for r in regions], dtype=float)
+    ink = np.array([r.mask.sum() for r in regions], dtype=float)
+    flat = (heights < preset.dash_height * height) & (widths >= preset.dash_aspect * heights)
+    below = np.array([r.box[1] for r in regions]) - top >= preset.below_line * height
+    dropped = flat | below
+    kept = np.flatnonzero(~dropped)
+    if len(kept) >= 2:
+        last = kept[-1]
+        dropped[last] = heights[last] < preset.trailing_height * height and ink[last] < preset.trailing_ink * np.median(ink[kept])
+    return dropped
 
 
 def _cut_candidates(region: DigitRegion, preset: ReadingPreset) -> np.ndarray:

@@ -12,10 +12,11 @@ import io
 import numpy as np
 import pytest
 from PIL import Image
+from scipy import ndimage
 
 from digit_core.errors import DatasetError
 from digit_core.evaluation import evaluate_set
-from digit_core.framing import to_mnist_frame
+from digit_core.framing import extract_ink, to_mnist_frame
 from digit_core.inference import predict_proba
 from digit_core.images import open_image
 from digit_core.reading import read_digits
@@ -307,6 +308,93 @@ def test_a_5s_bar_lifted_off_its_body_stays_a_part_of_it(starter_model, held_out
         canvas[lift : lift + 6, 150:] = 255
         read.append(read_digits(starter_model, canvas).text)
     assert read.count("35") >= 28, read
+
+
+# --- segmentation that does not invent digits (issue 20, item 4) ---------------------------------
+
+
+@pytest.fixture(scope="module")
+def usps():
+    path = REAL_DIR / "usps_train.npz"
+    if not path.is_file():
+        pytest.fail(f"{path} not found: the real handwriting lives in ../shared/real beside the checkout.")
+    with np.load(path) as data:
+        return data["images"], data["labels"]
+
+
+#: USPS scans 1,000-1,999 whose digit is one mark at least 1.5 times as wide as it is high (flat 2s,
+#: a 5, a 0): read with segmentation on, each was cut in two before (2 -> "22", 5 -> "59").
+_WIDE_USPS_SCANS = (1004, 1233, 1424, 1466, 1618, 1856)
+
+
+@pytest.mark.parametrize("index", _WIDE_USPS_SCANS)
+def test_a_wide_postal_scan_of_one_digit_is_not_split(starter_model, usps, index):
+    from digit_core.cross_site import usps_uploads
+
+    upload = usps_uploads(usps[0][index : index + 1])[0]
+    reading = read_digits(starter_model, upload)
+    assert len(reading.digits) == 1
+    assert reading.text == read_digits(starter_model, upload, single=True).text
+
+
+#: Pairs of USPS scans (1,000-2,999) whose strokes touch when set side by side with no gap: a 0 and
+#: a 0, a 0 and a 4 (2 of 300 random pairs do).
+_TOUCHING_USPS_PAIRS = ((1736, 1124), (2178, 1317))
+
+
+@pytest.mark.parametrize("pair", _TOUCHING_USPS_PAIRS)
+def test_two_postal_scans_written_touching_are_still_read_as_two(starter_model, usps, pair):
+    from digit_core.cross_site import usps_uploads
+
+    images, labels = usps
+    upload = usps_uploads(np.concatenate([images[pair[0]], images[pair[1]]], axis=1)[None])[0]
+    _, mask = extract_ink(np.asarray(upload, dtype=np.float32) / 255)
+    assert ndimage.label(mask, structure=np.ones((3, 3)))[1] == 1  # one mark, twice as wide as high
+    assert read_digits(starter_model, upload).text == "".join(str(labels[i]) for i in pair)
+
+
+#: Dev-half cheque amounts ending in punctuation that was read as a last digit: ",-" (38000 read
+#: 380000), "=" (80224 read 802242), "-" (636 read 6369), ":" (5000 read 50009), "/" (4450 read 44501).
+_CHEQUES_ENDING_IN_PUNCTUATION = {
+    "a_car_001207_png": "38000",
+    "a_car_000230_png": "80224",
+    "a_car_000918_png": "636",
+    "a_car_001195_png": "5000",
+    "a_car_001161_png": "4450",
+}
+
+
+@pytest.mark.parametrize(("document", "amount"), _CHEQUES_ENDING_IN_PUNCTUATION.items())
+def test_punctuation_ending_a_cheque_amount_is_not_read_as_a_digit(starter_model, cheques, document, amount):
+    item = next(item for item in cheques.items if document_key(item) == document)
+    assert item.label == amount
+    assert read_digits(starter_model, open_image(item.path)).text == amount
+
+
+def test_an_equals_sign_after_a_drawn_amount_is_not_read_as_a_digit(starter_model, held_out_pen):
+    # "37 =": the sign a digit's width after the amount, its two bars flat and apart.
+    canvas = _thirty_seven(held_out_pen, (160, 560))
+    canvas[62:70, 380:430] = 0
+    canvas[88:96, 380:430] = 0
+    assert read_digits(starter_model, canvas).text == "37"
+
+
+def test_an_underline_under_a_drawn_amount_is_not_read_as_a_digit(starter_model, held_out_pen):
+    # "37" underlined by a stroke from under the 3 to past the 7, a little below their feet.
+    canvas = _thirty_seven(held_out_pen, (200, 320))
+    ink_rows = np.flatnonzero((canvas < 128).any(axis=1))
+    canvas[ink_rows[-1] + 14 : ink_rows[-1] + 22, 60:300] = 0
+    assert read_digits(starter_model, canvas).text == "37"
+
+
+def test_a_tick_after_a_drawn_amount_is_not_read_as_a_digit(starter_model, held_out_pen):
+    # "37 /": a short slanted tick, half a digit high, after the amount.
+    canvas = _thirty_seven(held_out_pen, (160, 520))
+    ink_rows = np.flatnonzero((canvas < 128).any(axis=1))
+    bottom = ink_rows[-1]
+    for step in range(45):
+        canvas[bottom - step - 4 : bottom - step + 4, 330 + step // 2 : 336 + step // 2] = 0
+    assert read_digits(starter_model, canvas).text == "37"
 
 
 # --- the data's own contract ----------------------------------------------------------------------
