@@ -94,7 +94,7 @@ PAGE_HEAD = (
     + str(ERASER_RADIUS)
     + """};
   const RESUME_MS = 600;
-  const ink = window.digitInk = {seq: 0, dirty: false, sent: null, strokes: [], undone: [], stroke: null};
+  const ink = window.digitInk = {seq: 0, dirty: false, strokes: [], undone: [], stroke: null};
   let pausedStroke = false;  // a stroke has just ended: the sketchpad's loop waits (below)
   // The drawing as the sketchpad shows it, cropped to its ink's box with a margin: a PNG data URL,
   // or null when there is no ink.
@@ -139,7 +139,7 @@ PAGE_HEAD = (
   // The payload of the next reading: the drawing as it is now, with the next sequence number.
   ink.payload = () => {
     const png = ink.png();
-    ink.seq += 1; ink.dirty = false; ink.sent = png; ink.sentAt = performance.now();
+    ink.seq += 1; ink.dirty = false; ink.sentAt = performance.now();
     return JSON.stringify({seq: ink.seq, png: png});
   };
   // Another tab's answer is shown from now on: no drawing sent before may replace it.
@@ -166,14 +166,18 @@ PAGE_HEAD = (
     (event.clientX - area.left) * CANVAS[0] / (area.right - area.left),
     (event.clientY - area.top) * CANVAS[1] / (area.bottom - area.top),
   ];
+  // Whether a pointer event is on the sketchpad's drawing surface, not one of its controls.
+  const onSurface = (event) => {
+    const target = event.target instanceof Element ? event.target : null;
+    return !!target && !!target.closest('#sketchpad') && !target.closest('button, label, input');
+  };
   const chosen = (name) => {
     const button = document.querySelector(`#sketchpad button[aria-label="${name}"]`);
     return !!button && button.classList.contains('highlight');
   };
   // A stroke that starts beside the canvas (the sketchpad ignores it) starts at the canvas's edge.
   document.addEventListener('pointerdown', (event) => {
-    const target = event.target instanceof Element ? event.target : null;
-    if (!event.isTrusted || !target || !target.closest('#sketchpad') || target.closest('button, label, input')) return;
+    if (!event.isTrusted || !onSurface(event)) return;
     const area = ink.imageRect(), shown = document.querySelector('#sketchpad .pixi-target canvas');
     if (!area || !shown) return;
     const x = event.clientX, y = event.clientY, edge = 3;
@@ -192,8 +196,7 @@ PAGE_HEAD = (
   // The strokes, from the events the sketchpad draws them from: it starts one where the pointer goes
   // down over the canvas with the brush or the eraser chosen, and draws every move until it goes up.
   document.addEventListener('pointerdown', (event) => {
-    const target = event.target instanceof Element ? event.target : null;
-    if (ink.stroke || !event.isPrimary || !target || !target.closest('#sketchpad') || target.closest('button, label, input')) return;
+    if (ink.stroke || !event.isPrimary || !onSurface(event)) return;
     const area = ink.imageRect(), erase = chosen('Erase');
     if (!area || !(erase || chosen('Brush'))) return;
     const [x, y] = onCanvas(event, area);
