@@ -17,7 +17,7 @@ from skimage.morphology import skeletonize
 from .errors import NoDigitFoundError
 from .framing import frame_from_ink, resize
 
-__all__ = ["AugmentationPlan", "augment", "affine_batch", "bar_sevens", "flag_ones", "elastic_batch", "restroke_batch", "redraw_batch"]
+__all__ = ["AugmentationPlan", "augment", "affine_batch", "bar_sevens", "flag_ones", "slash_zeros", "elastic_batch", "restroke_batch", "redraw_batch"]
 
 _CHUNK = 4096
 
@@ -197,15 +197,23 @@ def bar_sevens(frames: np.ndarray) -> np.ndarray:
     return out
 
 
-def flag_ones(frames: np.ndarray, *, random_state: int = 0) -> np.ndarray:
-    """Each 1 with a flag: a 2 px line from the top of the stem down to the left, 35-60% of the
-    digit's height long at 25-55 degrees below the horizontal; every other one also gets a foot
+def flag_ones(
+    frames: np.ndarray, *, length: tuple[float, float] = (0.35, 0.6), angle: tuple[float, float] = (25.0, 55.0), random_state: int = 0
+) -> np.ndarray:
+    """Each 1 with a flag: a 2 px line from the top of the stem down to the left, ``length`` of the
+    digit's height long at ``angle`` degrees below the horizontal; every other one also gets a foot
     (a bar under the stem, 40-70% of its height wide). Re-framed, as the flag widens the digit.
 
     Parameters
     ----------
     frames : ndarray of shape (n, 28, 28), float in [0, 1]
         Frames of 1s.
+    length : (low, high)
+        The flag's length as fractions of the digit's height, drawn uniformly. German hands
+        (UNIPEN's ``gmd``) draw it nearly as long as the stem and steep, a narrow "Λ":
+        ``length=(0.6, 1.0), angle=(45, 75)``.
+    angle : (low, high)
+        Degrees below the horizontal, drawn uniformly.
 
     Returns
     -------
@@ -224,10 +232,10 @@ def flag_ones(frames: np.ndarray, *, random_state: int = 0) -> np.ndarray:
         top_col = int(np.flatnonzero(frame[top] > 0.3).mean())
         bottom_col = int(np.flatnonzero(frame[bottom] > 0.3).mean())
         height = bottom - top
-        length, angle = rng.uniform(0.35, 0.6) * height, np.deg2rad(rng.uniform(25, 55))
+        flag, slope = rng.uniform(*length) * height, np.deg2rad(rng.uniform(*angle))
         page = np.zeros((56, 56), dtype=np.float32)  # room for the flag to leave the frame
         page[14:42, 14:42] = frame
-        marks = [((top + 14, top_col + 14), (int(round(top + 14 + length * np.sin(angle))), int(round(top_col + 14 - length * np.cos(angle)))))]
+        marks = [((top + 14, top_col + 14), (int(round(top + 14 + flag * np.sin(slope))), int(round(top_col + 14 - flag * np.cos(slope)))))]
         if index % 2:
             half = int(rng.uniform(0.2, 0.35) * height)
             marks.append(((bottom + 14, bottom_col + 14 - half), (bottom + 14, bottom_col + 14 + half)))
@@ -236,6 +244,50 @@ def flag_ones(frames: np.ndarray, *, random_state: int = 0) -> np.ndarray:
                 rr, cc, value = line_aa(r0 + thickness, c0, r1 + thickness, c1)
                 inside = (rr >= 0) & (rr < 56) & (cc >= 0) & (cc < 56)
                 page[rr[inside], cc[inside]] = np.maximum(page[rr[inside], cc[inside]], value[inside])
+        try:
+            out.append(frame_from_ink(page))
+        except NoDigitFoundError:
+            continue
+    return np.stack(out).astype(np.float32) if out else np.zeros((0, 28, 28), dtype=np.float32)
+
+
+def slash_zeros(frames: np.ndarray, *, random_state: int = 0) -> np.ndarray:
+    """Each 0 with a slash: a 2 px line through the ring from beyond its top right to beyond its
+    bottom left, reaching 10-40% of the digit's height past the ring at each end, as people who
+    write a slashed zero draw it (the UNIPEN site ``gmd`` above all). Re-framed, as the slash widens
+    the digit.
+
+    Parameters
+    ----------
+    frames : ndarray of shape (n, 28, 28), float in [0, 1]
+        Frames of 0s.
+    random_state : int
+
+    Returns
+    -------
+    ndarray of shape (m, 28, 28), float32
+        ``m <= n``: a frame with too little ink to find the ring is left out.
+    """
+    from skimage.draw import line_aa
+
+    rng = np.random.default_rng(random_state)
+    out = []
+    for frame in np.asarray(frames, dtype=np.float32):
+        rows = np.flatnonzero(frame.max(axis=1) > 0.5)
+        cols = np.flatnonzero(frame.max(axis=0) > 0.5)
+        if len(rows) < 8 or len(cols) < 3:
+            continue
+        page = np.zeros((56, 56), dtype=np.float32)  # room for the slash to leave the frame
+        page[14:42, 14:42] = frame
+        top, bottom, left, right = rows[0] + 14, rows[-1] + 14, cols[0] + 14, cols[-1] + 14
+        height = bottom - top
+        over_top, over_bottom = rng.uniform(0.1, 0.4, size=2) * height
+        r0, c0 = int(round(top - over_top)), int(round(right + over_top * 0.6))
+        r1, c1 = int(round(bottom + over_bottom)), int(round(left - over_bottom * 0.6))
+        for thickness in (0, 1):
+            rr, cc, value = line_aa(r0 + thickness, c0, r1 + thickness, c1)
+            inside = (rr >= 0) & (rr < 56) & (cc >= 0) & (cc < 56)
+            page[rr[inside], cc[inside]] = np.maximum(page[rr[inside], cc[inside]], value[inside])
         try:
             out.append(frame_from_ink(page))
         except NoDigitFoundError:

@@ -6,9 +6,10 @@ points, so a change tuned on one split can look like progress and not be. Here:
 - :func:`site_folds`: leave-one-site-out over the UNIPEN pen sites (or one fold holding given sites out).
 - :func:`train_fold_model`: a small model per fold, trained the bundled recipe's way on an MNIST
   subset plus the *other* sites' pen digits drawn as canvas strokes (:class:`FoldRecipe`).
-- :func:`read_site`: the held-out site's digits drawn on the 400x400 canvas one by one, and numbers
-  of 2-5 of them drawn on the 800x400 canvas, read as the app reads a drawing; each counted
-  right / refused / wrong (:class:`Tally`).
+- :func:`read_site`: the held-out site's digits drawn on the 400x400 canvas one by one, numbers
+  of 2-5 of them drawn on the 800x400 canvas, and its writers' letters drawn one by one, read as the
+  app reads a drawing; each counted right / refused / wrong (:class:`Tally`), and a letter refused
+  or read as a digit, with or without the note that it may not be one.
 - :func:`document_folds` and :func:`read_cheques`: cheques in folds by document (amounts whole, and
   their boxed digits), and :func:`usps_uploads` / :func:`read_scans`: postal scans as an upload.
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,6 +34,7 @@ from .errors import DatasetError, NoDigitFoundError
 from .images import open_image
 from .model import PROFILES, Profile
 from .reading import Reading, read_digits
+from .rejection import taught_letters
 from .real_data import PEN_STYLES, LabelledSet, PenDigits, document_key, draw_pen_number, frame_pen_digits
 from .strokes import draw_strokes
 from .training import train_model
@@ -42,6 +45,7 @@ __all__ = [
     "site_folds",
     "draw_fold_training_digits",
     "train_fold_model",
+    "SiteReading",
     "read_site",
     "read_leave_one_site_out",
     "document_folds",
@@ -51,6 +55,7 @@ __all__ = [
     "read_scans",
     "summary_rows",
     "table_lines",
+    "letter_table_lines",
     "SMALL_SITE",
 ]
 
@@ -69,6 +74,9 @@ class Tally:
     ----------
     name : str
     right, refused, wrong : int
+    noted : int
+        Readings that gave digits with the note that a digit may not be one (counted in right or
+        wrong too).
     confidences : list of float
         ``Reading.confidence`` of each reading that gave digits (for reliability diagrams).
     correct : list of bool
@@ -81,23 +89,26 @@ class Tally:
     wrong: int = 0
     confidences: list = field(default_factory=list)
     correct: list = field(default_factory=list)
+    noted: int = 0
 
     @property
     def n(self) -> int:
         return self.right + self.refused + self.wrong
 
     def rate(self, verdict: str) -> float:
-        """The fraction of readings with ``verdict`` ('right', 'refused' or 'wrong'); 0 when empty."""
+        """The fraction of readings with ``verdict`` ('right', 'refused', 'wrong' or 'noted'); 0 when empty."""
         return getattr(self, verdict) / self.n if self.n else 0.0
 
     def add(self, reading: Reading | None, label: str) -> bool:
-        """Count one reading (None: no digit found) of an image whose truth is ``label``; True when right."""
+        """Count one reading (None: no digit found) of an image whose truth is ``label`` (None: not a
+        digit at all, so any digits read are wrong); True when right."""
         if reading is None or reading.refusal() is not None:
             self.refused += 1
             return False
-        right = reading.text == label
+        right = label is not None and reading.text == label
         self.right += right
         self.wrong += not right
+        self.noted += any(digit.maybe_not_a_digit for digit in reading.digits)
         self.confidences.append(reading.confidence)
         self.correct.append(right)
         return right
@@ -105,7 +116,7 @@ class Tally:
     def merged(self, other: "Tally", name: str) -> "Tally":
         """This tally and ``other`` added together."""
         return Tally(name, self.right + other.right, self.refused + other.refused, self.wrong + other.wrong,
-                     self.confidences + other.confidences, self.correct + other.correct)
+                     self.confidences + other.confidences, self.correct + other.correct, self.noted + other.noted)
 
 
 @dataclass(frozen=True)
@@ -203,8 +214,26 @@ def train_fold_model(mnist: Split, drawn: dict, held_out: Sequence[str], recipe:
     return train_model(subset, profile=profile, drawn=pen, random_state=random_state, n_jobs=n_jobs).model
 
 
-def read_site(model, pen: PenDigits, site: str, *, digits: int, numbers: int, random_state: int = 0) -> tuple[Tally, Tally]:
-    """One site's digits and numbers read by ``model`` (which must never have seen the site).
+class SiteReading(NamedTuple):
+    """One site read by a model that never saw it: its digits, its numbers and its letters."""
+
+    digits: Tally
+    numbers: Tally
+    letters: Tally
+
+
+def read_site(
+    model,
+    pen: PenDigits,
+    site: str,
+    *,
+    digits: int,
+    numbers: int,
+    letters: PenDigits | None = None,
+    n_letters: int = 0,
+    random_state: int = 0,
+) -> SiteReading:
+    """One site's digits, numbers and letters read by ``model`` (which must never have seen the site).
 
     Parameters
     ----------
@@ -217,15 +246,20 @@ def read_site(model, pen: PenDigits, site: str, *, digits: int, numbers: int, ra
     numbers : int
         Numbers of 2-5 of the site's digits drawn on the 800x400 canvas (as
         :func:`digit_core.real_data.write_pen_number_set` draws them).
+    letters : PenDigits, optional
+        Pen letters (:func:`digit_core.real_data.load_pen_letters`): ``n_letters`` of the site's,
+        those taught as "not a digit" (:func:`digit_core.rejection.taught_letters`), drawn like its
+        digits and read as the app reads a drawing. Each counts refused, or wrong (read as digits),
+        and ``noted`` when read with the note that it may not be a digit.
 
     Returns
     -------
-    (Tally, Tally)
-        The single digits and the numbers, both named ``site``.
+    SiteReading
+        Tallies all named ``site``.
     """
     rng = np.random.default_rng(random_state)
     where = np.flatnonzero(pen.sources == site)
-    singles, several = Tally(site), Tally(site)
+    singles, several, others = Tally(site), Tally(site), Tally(site)
     for k, index in enumerate(rng.choice(where, min(digits, len(where)), replace=False)):
         style = PEN_STYLES[k % len(PEN_STYLES)]
         drawing = draw_strokes(pen.strokes(int(index)), height=rng.uniform(*style.height), brush=rng.uniform(*style.brush))
@@ -235,7 +269,13 @@ def read_site(model, pen: PenDigits, site: str, *, digits: int, numbers: int, ra
         drawing = draw_pen_number(pen, indices, height=rng.uniform(100, 220), brush=rng.uniform(12, 24),
                                   gaps=rng.uniform(0.1, 0.5, len(indices) - 1))
         several.add(_read_or_none(model, drawing), "".join(str(pen.labels[i]) for i in indices))
-    return singles, several
+    if letters is not None and n_letters > 0:
+        site_letters = np.flatnonzero((letters.sources == site) & taught_letters(letters.labels))
+        for k, index in enumerate(rng.choice(site_letters, min(n_letters, len(site_letters)), replace=False)):
+            style = PEN_STYLES[k % len(PEN_STYLES)]
+            drawing = draw_strokes(letters.strokes(int(index)), height=rng.uniform(*style.height), brush=rng.uniform(*style.brush))
+            others.add(_read_or_none(model, drawing), None)
+    return SiteReading(singles, several, others)
 
 
 def read_leave_one_site_out(
@@ -245,34 +285,38 @@ def read_leave_one_site_out(
     recipe: FoldRecipe = FoldRecipe(),
     digits: int = 100,
     numbers: int = 20,
+    letters: PenDigits | None = None,
+    n_letters: int = 0,
     held_out_together: Sequence[str] | None = None,
     model=None,
     random_state: int = 0,
     n_jobs: int = 2,
-) -> list[tuple[Tally, Tally]]:
-    """Every site's digits and numbers, each read by a model trained without it.
+) -> list[SiteReading]:
+    """Every site's digits, numbers and letters (``n_letters`` of ``letters``), each read by a model
+    trained without it.
 
     One small model per fold (:func:`site_folds`, :func:`train_fold_model`), folds run ``n_jobs`` at
     a time; with ``model`` given, that model reads the sites instead (it must never have seen them:
-    give ``held_out_together``, the sites it was kept from). Returns one ``(digits, numbers)`` pair of
-    tallies per site, in site order.
+    give ``held_out_together``, the sites it was kept from). Returns one :class:`SiteReading` per
+    site, in site order.
     """
     folds = site_folds(pen.sources, held_out_together)
+    reading = dict(digits=digits, numbers=numbers, letters=letters, n_letters=n_letters)
     if model is None:
         # Only sites that some fold trains on are drawn (all of them when leaving one out at a time).
         trains = ~np.isin(pen.sources, held_out_together) if held_out_together is not None else np.ones(len(pen), bool)
         drawn = draw_fold_training_digits(pen.subset(trains), recipe, random_state=random_state, n_jobs=n_jobs)
         run = delayed(_train_and_read)
-        jobs = (run(mnist, drawn, fold, recipe, pen, digits, numbers, random_state) for fold in folds)
+        jobs = (run(mnist, drawn, fold, recipe, pen, reading, random_state) for fold in folds)
         parts = Parallel(n_jobs=n_jobs)(jobs)
     else:
-        parts = [[read_site(model, pen, site, digits=digits, numbers=numbers, random_state=random_state) for site in fold] for fold in folds]
-    return [pair for part in parts for pair in part]
+        parts = [[read_site(model, pen, site, **reading, random_state=random_state) for site in fold] for fold in folds]
+    return [site for part in parts for site in part]
 
 
-def _train_and_read(mnist, drawn, fold, recipe, pen, digits, numbers, random_state):
+def _train_and_read(mnist, drawn, fold, recipe, pen, reading, random_state):
     model = train_fold_model(mnist, drawn, fold, recipe, random_state=random_state)
-    return [read_site(model, pen, site, digits=digits, numbers=numbers, random_state=random_state) for site in fold]
+    return [read_site(model, pen, site, **reading, random_state=random_state) for site in fold]
 
 
 def _read_or_none(model, image, *, single: bool = False) -> Reading | None:
@@ -382,3 +426,20 @@ def table_lines(title: str, tallies: Sequence[Tally]) -> list[str]:
         small = " (small)" if tally.n < SMALL_SITE and tally.name != "mean" else ""
         lines.append(f"| {tally.name}{small} | {n} | {tally.rate('right'):.2%} | {tally.rate('refused'):.2%} | {tally.rate('wrong'):.2%} |")
     return lines
+
+
+def letter_table_lines(title: str, tallies: Sequence[Tally]) -> list[str]:
+    """A markdown table of letter tallies (:func:`read_site`'s ``letters``), the site refusing the
+    fewest first, then the mean of the sites and the worst site (of at least :data:`SMALL_SITE`):
+    n, refused, read as digits with the note, read as digits without it."""
+    lines = [f"| {title} | n | refused | noted | read as digits |", "| --- | --- | --- | --- | --- |"]
+    read = [t for t in tallies if t.n]
+    ordered = sorted(read, key=lambda t: (t.rate("refused"), -t.n))
+    large = [t for t in ordered if t.n >= SMALL_SITE] or ordered
+    rows = [(t.name + (" (small)" if t.n < SMALL_SITE else ""), str(t.n), t.rate("refused"), t.rate("noted"), t.rate("wrong") - t.rate("noted")) for t in ordered]
+    if ordered:
+        rows.append(("mean", "-", *(float(np.mean([t.rate(v) for t in ordered])) for v in ("refused", "noted")),
+                     float(np.mean([t.rate("wrong") - t.rate("noted") for t in ordered]))))
+        worst = large[0]
+        rows.append((f"worst ({worst.name})", str(worst.n), worst.rate("refused"), worst.rate("noted"), worst.rate("wrong") - worst.rate("noted")))
+    return lines + [f"| {name} | {n} | {refused:.2%} | {noted:.2%} | {plain:.2%} |" for name, n, refused, noted, plain in rows]

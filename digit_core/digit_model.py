@@ -70,8 +70,10 @@ class DigitModel(ClassifierMixin, BaseEstimator):
     not_a_digit_ : estimator or None
         Digit (class 1) or not (class 0) over the features, with ``decision_function``; ``fit``
         leaves it None (see :func:`digit_core.rejection.fit_not_a_digit`).
-    threshold_ : float
-        ``not_a_digit_``'s decision value below which a frame is not a digit.
+    threshold_ : float or ndarray of shape (n_classes,)
+        ``not_a_digit_``'s decision value below which a frame is not a digit; one per class (the
+        class the classifier reads the frame as) when the line depends on the digit read
+        (:func:`digit_core.rejection.class_thresholds`).
     classes_ : ndarray of shape (n_classes,)
     n_features_in_ : int
     """
@@ -104,7 +106,7 @@ class DigitModel(ClassifierMixin, BaseEstimator):
         return self._set_parts(features, calibrate(head, F[calibration_index], y[calibration_index]), None, 0.0)
 
     @classmethod
-    def from_parts(cls, features, classifier, *, not_a_digit=None, threshold: float = 0.0) -> "DigitModel":
+    def from_parts(cls, features, classifier, *, not_a_digit=None, threshold: float | np.ndarray = 0.0) -> "DigitModel":
         """A fitted model from fitted parts (how training, with its augmentation and accelerated
         SVC, and the conversion of old files build one).
 
@@ -113,7 +115,8 @@ class DigitModel(ClassifierMixin, BaseEstimator):
         features : fitted transformer, frames ``(n, 784)`` -> features
         classifier : fitted classifier over the features, with ``predict_proba`` and ``classes_``
         not_a_digit : fitted binary classifier over the features with ``decision_function``, optional
-        threshold : float, default=0.0
+        threshold : float or array-like of shape (n_classes,), default=0.0
+            One line, or one per class the frame is read as.
         """
         return cls()._set_parts(features, classifier, not_a_digit, threshold)
 
@@ -135,17 +138,21 @@ class DigitModel(ClassifierMixin, BaseEstimator):
         rejector_head = None if rejector is None else split_pipeline(rejector)[1]
         return cls.from_parts(front, rewrapped, not_a_digit=rejector_head, threshold=float(old.get("not_a_digit_threshold_", 0.0)))
 
-    def with_not_a_digit(self, not_a_digit, threshold: float) -> "DigitModel":
+    def with_not_a_digit(self, not_a_digit, threshold: float | np.ndarray) -> "DigitModel":
         """This model's features and classifier (shared, not copied) with another "not a digit" part."""
         check_is_fitted(self)
         return DigitModel.from_parts(self.features_, self.classifier_, not_a_digit=not_a_digit, threshold=threshold)
 
-    def _set_parts(self, features, classifier, not_a_digit, threshold: float) -> "DigitModel":
+    def _set_parts(self, features, classifier, not_a_digit, threshold) -> "DigitModel":
+        classes = np.asarray(classifier.classes_)
+        threshold = np.asarray(threshold, dtype=np.float64)
+        if threshold.ndim and threshold.shape != classes.shape:
+            raise ValueError(f"threshold must be one number or one per class ({len(classes)}); got shape {threshold.shape}.")
         self.features_ = features
         self.classifier_ = classifier
         self.not_a_digit_ = not_a_digit
-        self.threshold_ = float(threshold)
-        self.classes_ = np.asarray(classifier.classes_)
+        self.threshold_ = threshold if threshold.ndim else float(threshold)
+        self.classes_ = classes
         self.n_features_in_ = int(features.n_features_in_)
         return self
 
@@ -167,18 +174,23 @@ class DigitModel(ClassifierMixin, BaseEstimator):
 
     def digit_likeness(self, X) -> np.ndarray | None:
         """How much each frame looks like a digit, ``(n,)``: the "not a digit" part's decision value
-        less its threshold, below 0 not a digit; None when the model has no such part."""
-        return self._likeness(self.transform_features(X))
+        less its threshold (the threshold of the class the frame is read as, when there is one per
+        class), below 0 not a digit; None when the model has no such part."""
+        return self.read(X)[1]
 
     def read(self, X) -> tuple[np.ndarray, np.ndarray | None]:
         """Both heads from one pass of the features: ``(predict_proba(X), digit_likeness(X))``."""
         F = self.transform_features(X)
-        return self.classifier_.predict_proba(F), self._likeness(F)
+        probabilities = self.classifier_.predict_proba(F)
+        return probabilities, self._likeness(F, probabilities)
 
-    def _likeness(self, F: np.ndarray) -> np.ndarray | None:
+    def _likeness(self, F: np.ndarray, probabilities: np.ndarray) -> np.ndarray | None:
         if self.not_a_digit_ is None:
             return None
-        return self.not_a_digit_.decision_function(F) - self.threshold_
+        threshold = np.asarray(self.threshold_)
+        if threshold.ndim:
+            threshold = threshold[np.argmax(probabilities, axis=1)]
+        return self.not_a_digit_.decision_function(F) - threshold
 
 
 def _default_classifier() -> Pipeline:

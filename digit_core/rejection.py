@@ -24,6 +24,7 @@ from sklearn.decomposition import PCA
 from sklearn.pipeline import Pipeline
 from sklearn.svm import SVC
 
+from .augment import flag_ones, slash_zeros
 from .errors import NoDigitFoundError
 from .framing import to_mnist_frame
 from .strokes import draw_strokes
@@ -36,10 +37,11 @@ __all__ = [
     "make_rejector",
     "REAL_LOOKALIKE_LETTERS",
     "taught_letters",
+    "digits_as_people_write_them",
     "fit_not_a_digit",
     "SiteDecisions",
     "site_held_out_decisions",
-    "site_threshold",
+    "class_thresholds",
     "hershey_glyphs",
     "letter_drawings",
     "scribble_drawings",
@@ -190,6 +192,36 @@ def taught_letters(labels: np.ndarray) -> np.ndarray:
     return ~np.isin(np.asarray(labels).astype(str), sorted(REAL_LOOKALIKE_LETTERS))
 
 
+def digits_as_people_write_them(frames: np.ndarray, labels: np.ndarray, *, random_state: int = 0) -> np.ndarray:
+    """Digits for the "not a digit" part to learn as digits: the frames, each 0 again slashed and
+    each 1 again with a flag, once short and once nearly as long as the stem.
+
+    Held out, a rejector that had only MNIST's and the other sites' digits judged German hands'
+    slashed 0s and long-flagged 1s (UNIPEN's ``gmd``) less like digits than most letters, and one line
+    for every site had to sit under them.
+
+    Parameters
+    ----------
+    frames : ndarray of shape (n, 28, 28), float in [0, 1]
+    labels : ndarray of shape (n,), int
+
+    Returns
+    -------
+    ndarray of shape (m, 28, 28), float32
+        The frames, then the slashed 0s, then the flagged 1s.
+    """
+    frames, labels = np.asarray(frames, dtype=np.float32), np.asarray(labels)
+    if frames.ndim != 3 or len(frames) != len(labels):
+        raise ValueError(f"digits_as_people_write_them expects frames (n, 28, 28) and labels (n,); got {frames.shape} and {labels.shape}.")
+    zeros, ones = frames[labels == 0], frames[labels == 1]
+    return np.concatenate([
+        frames,
+        slash_zeros(zeros, random_state=random_state),
+        flag_ones(ones, random_state=random_state),
+        flag_ones(ones, length=(0.6, 1.0), angle=(45.0, 75.0), random_state=random_state + 1),
+    ])
+
+
 def fit_not_a_digit(digits: np.ndarray, others: np.ndarray, *, random_state: int = 0) -> Pipeline:
     """A fitted digit-or-not classifier (:func:`make_rejector`) on feature rows.
 
@@ -220,15 +252,25 @@ class SiteDecisions:
     site : str
     digits, letters : ndarray of shape (n,) and (m,)
         Decision values (below a threshold: refused as "not a digit").
+    digit_classes, letter_classes : ndarray of shape (n,) and (m,), int, optional
+        The class the digit model reads each as (its index in ``classes_``), for thresholds that
+        depend on it (:func:`class_thresholds`).
     """
 
     site: str
     digits: np.ndarray
     letters: np.ndarray
+    digit_classes: np.ndarray | None = None
+    letter_classes: np.ndarray | None = None
 
-    def refused(self, threshold: float) -> tuple[float, float]:
-        """Fractions of the site's digits and of its letters refused at ``threshold``."""
-        return float(np.mean(self.digits < threshold)), float(np.mean(self.letters < threshold)) if len(self.letters) else float("nan")
+    def refused(self, threshold) -> tuple[float, float]:
+        """Fractions of the site's digits and of its letters refused at ``threshold`` (one number,
+        or one per class, shape (n_classes,))."""
+        threshold = np.asarray(threshold, dtype=np.float64)
+        digit_lines = threshold[self.digit_classes] if threshold.ndim else threshold
+        letter_lines = threshold[self.letter_classes] if threshold.ndim else threshold
+        letters = float(np.mean(self.letters < letter_lines)) if len(self.letters) else float("nan")
+        return float(np.mean(self.digits < digit_lines)), letters
 
 
 def site_held_out_decisions(
@@ -239,6 +281,8 @@ def site_held_out_decisions(
     *,
     shared_digits: np.ndarray,
     shared_others: np.ndarray,
+    digit_classes: np.ndarray | None = None,
+    letter_classes: np.ndarray | None = None,
     random_state: int = 0,
     n_jobs: int | None = 1,
 ) -> list[SiteDecisions]:
@@ -252,6 +296,8 @@ def site_held_out_decisions(
     digit_sites, letter_sites : ndarray of shape (n,), (m,), str
     shared_digits, shared_others : ndarray of shape (k, n_features)
         Rows of no site, in every fold's training (MNIST digits; font letters, scribbles, blots).
+    digit_classes, letter_classes : ndarray of shape (n,), (m,), int, optional
+        The class the digit model reads each row as, kept with the decisions.
 
     Returns
     -------
@@ -264,28 +310,55 @@ def site_held_out_decisions(
             np.concatenate([shared_others, letters[letter_sites != site]]),
             random_state=random_state,
         )
-        held_letters = letters[letter_sites == site]
+        held_digits, held_letters = digit_sites == site, letter_sites == site
         return SiteDecisions(
             site,
-            rejector.decision_function(digits[digit_sites == site]),
-            rejector.decision_function(held_letters) if len(held_letters) else np.zeros(0),
+            rejector.decision_function(digits[held_digits]),
+            rejector.decision_function(letters[held_letters]) if held_letters.any() else np.zeros(0),
+            None if digit_classes is None else np.asarray(digit_classes)[held_digits],
+            None if letter_classes is None else np.asarray(letter_classes)[held_letters],
         )
 
     return Parallel(n_jobs=n_jobs)(delayed(fold)(site) for site in sorted(set(digit_sites)))
 
 
-def site_threshold(decisions: list[SiteDecisions], *, refused: float = 0.005, min_digits: int = 100) -> float:
-    """The highest threshold at which no site (of at least ``min_digits`` digits) has more than
-    ``refused`` of its digits refused: the worst site decides.
+def class_thresholds(decisions: list[SiteDecisions], *, n_classes: int = 10, refused: float = 0.005, min_digits: int = 100) -> np.ndarray:
+    """One threshold per class a digit is read as, the same quantile of each class's digits, the
+    highest quantile at which no site (of at least ``min_digits`` digits) has more than ``refused``
+    of its digits refused.
+
+    One line for all classes is set by the class whose writers differ most from the rest (held
+    out, German 1s with long flags and slashed 0s are judged unlike digits), and lets through every
+    letter read as another digit. A line per class lets each class refuse what is unlike its own
+    digits.
 
     Parameters
     ----------
     decisions : list of SiteDecisions
+        With ``digit_classes`` (and ``letter_classes`` for :meth:`SiteDecisions.refused`).
+    n_classes : int, default=10
     refused : float, default=0.005
     min_digits : int, default=100
-        Smaller sites are too few to measure a fraction this small; they are reported, not used.
+
+    Returns
+    -------
+    ndarray of shape (n_classes,)
+        A class no digit is read as gets the lowest decision value of all digits.
     """
+    if any(d.digit_classes is None for d in decisions):
+        raise ValueError("class_thresholds needs each site's digit_classes; site_held_out_decisions keeps them when given digit_classes.")
     sized = [d for d in decisions if len(d.digits) >= min_digits]
     if not sized:
-        raise ValueError(f"site_threshold needs a site of at least min_digits={min_digits} digits; got sizes {[len(d.digits) for d in decisions]}.")
-    return float(min(np.quantile(d.digits, refused, method="lower") for d in sized))
+        raise ValueError(f"class_thresholds needs a site of at least min_digits={min_digits} digits; got sizes {[len(d.digits) for d in decisions]}.")
+    values = np.concatenate([d.digits for d in decisions])
+    classes = np.concatenate([d.digit_classes for d in decisions])
+    floor = float(values.min())
+
+    def lines(quantile: float) -> np.ndarray:
+        return np.array([np.quantile(values[classes == c], quantile, method="lower") if np.any(classes == c) else floor for c in range(n_classes)])
+
+    for quantile in np.linspace(0.05, 0.0, 501):
+        candidate = lines(quantile)
+        if max(d.refused(candidate)[0] for d in sized) <= refused:
+            return candidate
+    return lines(0.0)

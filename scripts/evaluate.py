@@ -48,9 +48,10 @@ from digit_core.real_data import (
     held_out,
     load_labelled_set,
     load_pen_digits,
+    load_pen_letters,
 )
 from digit_core.confidence import FEATURE_NAMES, cross_fitted_confidence, fit_on_readings, sure_readings
-from digit_core.cross_site import FoldRecipe, read_cheques, read_leave_one_site_out, read_scans, table_lines, usps_uploads
+from digit_core.cross_site import FoldRecipe, letter_table_lines, read_cheques, read_leave_one_site_out, read_scans, table_lines, usps_uploads
 from digit_core.evaluation import reliability_diagram
 from digit_core.rejection import letter_drawings, scribble_drawings
 from digit_core.strokes import draw_on_canvas, draw_strokes
@@ -59,6 +60,7 @@ from digit_core.strokes import draw_on_canvas, draw_strokes
 PEN_FILE = "unipen_dev.npz"
 CHEQUE_FOLDER = "orand_car_a_train"
 USPS_FILE = "usps_train.npz"
+LETTERS_FILE = "unipen_letters_dev.npz"
 #: Numbers drawn from the held-out pen digits for the ``pen_numbers`` set.
 PEN_NUMBERS = 300
 
@@ -98,6 +100,8 @@ def _add_cross_site_options(group) -> None:
     group.add_argument("--per-site", type=int, default=100, metavar="N",
                        help="digits read per site (default 100; all of a smaller site; 0 with --numbers-per-site 0: skip the pen sites)")
     group.add_argument("--numbers-per-site", type=int, default=20, metavar="N", help="numbers of 2-5 digits drawn per site (default 20)")
+    group.add_argument("--letters-per-site", type=int, default=100, metavar="N",
+                       help=f"the site's writers' letters drawn and read, from {LETTERS_FILE} when it is there (default 100; 0: none)")
     group.add_argument("--cheque-folds", type=int, default=5, metavar="K", help="folds by document for the cheques (default 5; 0: skip the cheques)")
     group.add_argument("--usps", type=int, default=1000, metavar="N", help="USPS scans read as uploads (default 1000; 0: none)")
     group.add_argument("--n-jobs", type=int, default=2, help="folds trained at once (default 2)")
@@ -312,6 +316,8 @@ def _cross_site(args: argparse.Namespace) -> int:
     try:
         model = load_model(args.model)
         pen = load_pen_digits(args.cross_site / PEN_FILE)
+        with_letters = args.letters_per_site > 0 and (args.cross_site / LETTERS_FILE).is_file()
+        letters = load_pen_letters(args.cross_site / LETTERS_FILE) if with_letters else None
         skip = args.read_with_model or (args.per_site == 0 and args.numbers_per_site == 0)
         mnist = None if skip else load_mnist("train", folder=args.fold_mnist or args.mnist or args.cross_site.parent / "mnist")
     except DigitCoreError as exc:
@@ -321,7 +327,7 @@ def _cross_site(args: argparse.Namespace) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     result = {}
     if args.per_site > 0 or args.numbers_per_site > 0:
-        result["sites"] = _pen_sites(args, pen, mnist, model, recipe, together)
+        result["sites"] = _pen_sites(args, pen, letters, mnist, model, recipe, together)
         print(f"pen sites read in {time.perf_counter() - started:.0f} s")
     if args.usps > 0 and (args.cross_site / USPS_FILE).is_file():
         result["usps"] = _usps(model, args.cross_site / USPS_FILE, args.usps, args.out)
@@ -334,17 +340,22 @@ def _cross_site(args: argparse.Namespace) -> int:
     return 0
 
 
-def _pen_sites(args, pen, mnist, model, recipe, together) -> dict:
-    pairs = read_leave_one_site_out(pen, mnist, recipe=recipe, digits=args.per_site, numbers=args.numbers_per_site,
+def _pen_sites(args, pen, letters, mnist, model, recipe, together) -> dict:
+    sites = read_leave_one_site_out(pen, mnist, recipe=recipe, digits=args.per_site, numbers=args.numbers_per_site,
+                                    letters=letters, n_letters=args.letters_per_site,
                                     held_out_together=together, model=model if args.read_with_model else None, n_jobs=args.n_jobs)
-    digits, numbers = [p[0] for p in pairs], [p[1] for p in pairs]
+    digits, numbers, others = [s.digits for s in sites], [s.numbers for s in sites], [s.letters for s in sites]
     print("\n".join(["", *table_lines("site: single digits drawn", digits), "", *table_lines("site: numbers of 2-5 digits (exact)", numbers)]))
+    if letters is not None:
+        print("\n".join(["", *letter_table_lines("site: its writers' letters drawn", others)]))
     for name, tallies in (("drawn_digits", digits), ("drawn_numbers", numbers)):
         merged = tallies[0]
         for tally in tallies[1:]:
             merged = merged.merged(tally, name)
         reliability_diagram(merged.confidences, merged.correct, title=name.replace("_", " ")).save(args.out / f"reliability_{name}.png")
-    return {t.name: {"digits": _rates(t), "numbers": _rates(u)} for t, u in zip(digits, numbers)}
+    return {s.digits.name: {"digits": _rates(s.digits), "numbers": _rates(s.numbers),
+                            **({"letters": {"n": s.letters.n, "refused": round(s.letters.rate("refused"), 4), "noted": round(s.letters.rate("noted"), 4)}}
+                               if s.letters.n else {})} for s in sites}
 
 
 def _rates(tally) -> dict:

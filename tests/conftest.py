@@ -39,6 +39,17 @@ def pen():
 
 
 @pytest.fixture(scope="session")
+def pen_letters():
+    """UNIPEN pen letters: 32,065 by writers of the same 11 sites."""
+    from digit_core.real_data import load_pen_letters
+
+    path = REAL_DIR / "unipen_letters_dev.npz"
+    if not path.is_file():
+        pytest.fail(f"{path} not found: the real handwriting lives in ../shared/real beside the checkout.")
+    return load_pen_letters(path)
+
+
+@pytest.fixture(scope="session")
 def held_out_pen(pen):
     """The pen digits of the sites no model trains on: other writers."""
     from digit_core.real_data import UNIPEN_HELD_OUT_SITES

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import digit_core.cross_site as cross_site
-from digit_core.cross_site import FoldRecipe, Tally, document_folds, read_site, site_folds, summary_rows, usps_uploads
+from digit_core.cross_site import FoldRecipe, Tally, document_folds, letter_table_lines, read_site, site_folds, summary_rows, usps_uploads
 from digit_core.errors import DatasetError
 from digit_core.real_data import UNIPEN_HELD_OUT_SITES, document_key, load_labelled_set
 from tests.conftest import REAL_DIR
@@ -38,23 +38,32 @@ def test_leave_one_site_out_reads_each_site_with_a_model_that_never_saw_it(pen, 
 
     def fake_read(model, pen_digits, site, **options):
         read.append((len(trained), site))
-        return Tally(site), Tally(site)
+        return cross_site.SiteReading(Tally(site), Tally(site), Tally(site))
 
     monkeypatch.setattr(cross_site, "train_model", fake_train)
     monkeypatch.setattr(cross_site, "read_site", fake_read)
     pairs = cross_site.read_leave_one_site_out(small, mnist_train.head(100), recipe=FoldRecipe(mnist=100, pen_per_site=3), n_jobs=1)
-    assert [p[0].name for p in pairs] == ["art", "imp", "pri"]
+    assert [p.digits.name for p in pairs] == ["art", "imp", "pri"]
     for (fold, site) in read:
         assert f"pen:{site}" not in trained[fold - 1]
         assert trained[fold - 1] == {f"pen:{s}" for s in ("art", "imp", "pri") if s != site}
 
 
-def test_read_site_counts_right_refused_wrong_on_a_site_the_model_never_saw(pen, starter_model):
-    digits, numbers = read_site(starter_model, pen, "imp", digits=30, numbers=4)
-    assert digits.n == 30 and numbers.n == 4
+def test_read_site_counts_right_refused_wrong_on_a_site_the_model_never_saw(pen, pen_letters, starter_model):
+    digits, numbers, letters = read_site(starter_model, pen, "imp", digits=30, numbers=4, letters=pen_letters, n_letters=30)
+    assert digits.n == 30 and numbers.n == 4 and letters.n == 30
     assert digits.right + digits.refused + digits.wrong == 30
     assert digits.rate("right") >= 0.8
+    # A letter is never read right: refused, or read as digits (with or without the note).
+    assert letters.right == 0 and letters.refused + letters.wrong == 30 and letters.noted <= letters.wrong
+    assert letters.rate("refused") >= 0.5
     assert "imp" in UNIPEN_HELD_OUT_SITES
+
+
+def test_the_letter_table_puts_the_site_refusing_fewest_first_then_mean_and_worst():
+    lines = letter_table_lines("letters", [Tally("a", refused=9, wrong=1), Tally("b", refused=5, wrong=5, noted=3), Tally("c", refused=1, wrong=1)])
+    assert [line.split(" | ")[0] for line in lines[2:]] == ["| c (small)", "| b (small)", "| a (small)", "| mean", "| worst (c)"]
+    assert lines[3] == "| b (small) | 10 | 50.00% | 30.00% | 20.00% |"
 
 
 def test_summary_rows_put_the_worst_large_site_first_then_mean_and_worst():

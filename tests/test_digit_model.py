@@ -66,6 +66,17 @@ def test_digit_model_reads_both_heads_from_one_pass_of_the_features(starter_mode
     np.testing.assert_array_equal(both[1], likeness)
 
 
+def test_a_threshold_per_class_judges_each_frame_by_the_line_of_the_digit_it_is_read_as(starter_model, mnist_test):
+    X = mnist_test.images[:50].reshape(50, -1)
+    read_as = starter_model.predict(X)
+    decision = starter_model.not_a_digit_.decision_function(starter_model.transform_features(X))
+    lines = np.linspace(-2.0, 2.0, 10)
+    per_class = starter_model.with_not_a_digit(starter_model.not_a_digit_, lines)
+    np.testing.assert_allclose(per_class.digit_likeness(X), decision - lines[read_as])
+    with pytest.raises(ValueError, match="one per class \\(10\\); got shape \\(3,\\)"):
+        starter_model.with_not_a_digit(starter_model.not_a_digit_, np.zeros(3))
+
+
 def test_starter_model_file_is_one_digit_model_of_trusted_types(starter_model):
     assert isinstance(starter_model, DigitModel) and starter_model.not_a_digit_ is not None
     assert untrusted_types(STARTER_MODEL_PATH) == []

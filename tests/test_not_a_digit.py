@@ -12,17 +12,16 @@ from digit_core.evaluation import not_a_digit_rates
 from digit_core.presets import DRAWING, SCAN, choose_preset
 from digit_core.images import to_grayscale
 from digit_core.reading import read_digits
-from digit_core.real_data import UNIPEN_HELD_OUT_SITES, load_pen_letters
-from digit_core.rejection import SiteDecisions, site_threshold, taught_letters
+from digit_core.real_data import UNIPEN_HELD_OUT_SITES
+from digit_core.rejection import SiteDecisions, class_thresholds, digits_as_people_write_them, taught_letters
 from digit_core.strokes import draw_strokes
 from tests.conftest import REAL_DIR
 
 
 @pytest.fixture(scope="session")
-def held_out_letters():
+def held_out_letters(pen_letters):
     """Pen letters by the writers of the sites the bundled model never trains on."""
-    letters = load_pen_letters(REAL_DIR / "unipen_letters_dev.npz")
-    return letters.subset(np.isin(letters.sources, UNIPEN_HELD_OUT_SITES))
+    return pen_letters.subset(np.isin(pen_letters.sources, UNIPEN_HELD_OUT_SITES))
 
 
 def _drawn(pen, indices, seed: int) -> list[np.ndarray]:
@@ -80,13 +79,30 @@ def test_taught_letters_leave_out_those_written_exactly_as_digits():
     assert taught_letters(np.array(["K", "O", "o", "I", "l", "x"])).tolist() == [True, False, False, False, False, True]
 
 
-def test_site_threshold_lets_the_worst_site_lose_no_more_than_asked():
+def test_class_thresholds_let_the_worst_site_lose_no_more_than_asked_with_a_line_per_class_read():
     rng = np.random.default_rng(0)
-    easy = SiteDecisions("easy", rng.normal(3.0, 1.0, 2000), rng.normal(-2.0, 1.0, 500))
-    hard = SiteDecisions("hard", rng.normal(1.5, 1.0, 1000), rng.normal(-1.0, 1.0, 500))
-    tiny = SiteDecisions("tiny", np.array([-50.0, 2.0]), np.zeros(0))
-    threshold = site_threshold([easy, hard, tiny], refused=0.01)
-    assert hard.refused(threshold)[0] <= 0.01 and easy.refused(threshold)[0] < 0.01
-    assert hard.refused(threshold + 0.05)[0] > 0.01  # the worst site decides, and tightly
+    # Class 1 is the one whose digits some site writes unlike the rest (German 1s with long flags).
+    easy = SiteDecisions("easy", rng.normal(3.0, 1.0, 2000), rng.normal(-2.0, 1.0, 500), rng.integers(0, 2, 2000), rng.integers(0, 2, 500))
+    classes = rng.integers(0, 2, 1000)
+    hard = SiteDecisions("hard", np.where(classes == 1, rng.normal(-1.0, 1.0, 1000), rng.normal(3.0, 1.0, 1000)),
+                         rng.normal(-1.0, 1.0, 500), classes, rng.integers(0, 2, 500))
+    tiny = SiteDecisions("tiny", np.array([-50.0, 2.0]), np.zeros(0), np.array([0, 0]), np.zeros(0, int))
+    lines = class_thresholds([easy, hard, tiny], n_classes=2, refused=0.01)
+    assert hard.refused(lines)[0] <= 0.01 and easy.refused(lines)[0] <= 0.01
+    assert lines[1] < lines[0] - 2  # each class has its own line: 0s are not let through because of the 1s
+    assert max(hard.refused(lines + 0.2)[0], easy.refused(lines + 0.2)[0]) > 0.01  # the worst site decides, and tightly
+    assert hard.refused(lines)[1] > hard.refused(np.full(2, lines.min()))[1]  # so more letters are refused than under one line
     with pytest.raises(ValueError, match="min_digits=100"):
-        site_threshold([tiny])
+        class_thresholds([tiny])
+    with pytest.raises(ValueError, match="digit_classes"):
+        class_thresholds([SiteDecisions("bare", np.zeros(200), np.zeros(0))])
+
+
+def test_a_zero_is_also_taught_slashed_and_a_one_flagged(mnist_train):
+    frames, labels = mnist_train.images[:300], mnist_train.labels[:300]
+    taught = digits_as_people_write_them(frames, labels)
+    zeros, ones = int(np.sum(labels == 0)), int(np.sum(labels == 1))
+    assert len(taught) == 300 + zeros + 2 * ones
+    slashed = taught[300 : 300 + zeros]
+    # A slash leaves the ring at both ends: ink in the top-right and bottom-left corners of the frame.
+    assert np.mean([frame[4:9, 17:24].max() > 0.5 and frame[19:24, 4:11].max() > 0.5 for frame in slashed]) > 0.8
