@@ -1,5 +1,5 @@
-"""Training-set augmentation: shifted, rotated, zoomed, elastically distorted and re-inked copies,
-and mirrored styles of chosen digits.
+"""Training-set augmentation: shifted, rotated, zoomed, elastically distorted, re-inked and
+low-resolution scanned copies, and mirrored styles of chosen digits.
 
 Every transform works on a whole batch of frames at once (affine maps as one sparse matrix product,
 elastic distortion as one ``map_coordinates`` call per chunk) and chunks run in parallel with joblib.
@@ -15,9 +15,21 @@ from scipy import ndimage
 from skimage.morphology import skeletonize
 
 from .errors import NoDigitFoundError
-from .framing import frame_from_ink, resize
+from .framing import frame_from_ink, resize, to_mnist_frame
 
-__all__ = ["AugmentationPlan", "augment", "affine_batch", "bar_sevens", "flag_ones", "slash_zeros", "elastic_batch", "restroke_batch", "redraw_batch"]
+__all__ = [
+    "AugmentationPlan",
+    "augment",
+    "affine_batch",
+    "bar_sevens",
+    "flag_ones",
+    "slash_zeros",
+    "elastic_batch",
+    "restroke_batch",
+    "redraw_batch",
+    "scan_batch",
+    "binary_scans",
+]
 
 _CHUNK = 4096
 
@@ -55,6 +67,13 @@ class AugmentationPlan:
         Add a copy of every 1 with a long flag from its top down to the left, and half of them with
         a foot, as the same hands write a 1 (MNIST's 1s are mostly a bare stroke); also before the
         other transforms.
+    scanned : tuple of int
+        Copies scanned at low resolution, one per box side in pixels (:func:`scan_batch`): the
+        digit's ink box stretched to fill a ``side x side`` box, binarised, enlarged and framed as
+        the app frames such an upload, as binary scan sets are made (Semeion: 16x16).
+    scanned_aspect : bool
+        Scan copies keep the digit's aspect ratio (its longer side fills the box, as USPS does)
+        instead of stretching it to fill the box both ways.
     """
 
     shifts: tuple[tuple[int, int], ...] = ()
@@ -68,6 +87,8 @@ class AugmentationPlan:
     mirrored: tuple[int, ...] = ()
     barred_sevens: bool = False
     flagged_ones: bool = False
+    scanned: tuple[int, ...] = ()
+    scanned_aspect: bool = False
 
     @property
     def copies(self) -> int:
@@ -81,6 +102,7 @@ class AugmentationPlan:
             + self.elastic
             + len(self.strokes)
             + len(self.redrawn)
+            + len(self.scanned)
         )
 
 
@@ -111,7 +133,7 @@ def augment(
         ``m`` is ``n`` plus the mirror images of the digits in ``plan.mirrored``, the barred
         copies of the 7s (``plan.barred_sevens``) and the flagged copies of the 1s
         (``plan.flagged_ones``), which follow the frames in that order. Block ``k`` of ``m`` rows is the ``k``-th transform of every one of them, in the
-        order original, shifts, rotations, zooms, elastic, strokes, redrawn.
+        order original, shifts, rotations, zooms, elastic, strokes, redrawn, scanned.
     """
     frames = np.asarray(frames, dtype=np.float32)
     labels = np.asarray(labels)
@@ -146,6 +168,8 @@ def augment(
         jobs.append(("strokes", dict(change=change)))
     for width in plan.redrawn:
         jobs.append(("redrawn", dict(width=width)))
+    for side in plan.scanned:
+        jobs.append(("scanned", dict(side=side, stretch=not plan.scanned_aspect)))
 
     chunks = [slice(i, i + _CHUNK) for i in range(0, len(frames), _CHUNK)]
     tasks = [delayed(_run)(kind, frames[chunk], options, chunk.start) for kind, options in jobs for chunk in chunks]
@@ -162,6 +186,8 @@ def _run(kind: str, frames: np.ndarray, options: dict, start: int) -> np.ndarray
         return elastic_batch(frames, alpha=options["alpha"], sigma=options["sigma"], rng=np.random.default_rng(seed))
     if kind == "strokes":
         return restroke_batch(frames, options["change"])
+    if kind == "scanned":
+        return scan_batch(frames, side=options["side"], stretch=options["stretch"])
     return redraw_batch(frames, width=options["width"])
 
 
@@ -421,3 +447,94 @@ def redraw_batch(frames: np.ndarray, *, width: float = 2.8) -> np.ndarray:
         except NoDigitFoundError:
             out[index] = frame
     return out
+
+
+#: A scan copy is enlarged this many times by repeating pixels before it is framed, as a 16x16 scan
+#: is uploaded at 128x128 (any whole factor from 96 px up frames alike: ``to_mnist_frame`` works on
+#: the image as it is from 96 to 256 px).
+_SCAN_ENLARGE = 8
+#: Pixels of a frame at least this bright are the digit's ink when its box is found.
+_SCAN_INK = 0.5
+
+
+def scan_batch(frames: np.ndarray, *, side: int = 16, stretch: bool = True) -> np.ndarray:
+    """Each frame scanned at low resolution (:func:`binary_scans`), uploaded and framed again.
+
+    The binary scan is drawn dark on white and enlarged 8 times by repeating pixels, as such a scan
+    is uploaded, and framed by :func:`digit_core.framing.to_mnist_frame`, the function the app frames
+    that upload with (``read_digits`` on one mark): training and serving share it.
+
+    Parameters
+    ----------
+    frames : ndarray of shape (n, 28, 28), float in [0, 1]
+    side : int, default=16
+        Side of the scan's box, pixels (at least 4).
+    stretch : bool, default=True
+        Stretch the ink box to fill the square (True) or keep its aspect ratio (False).
+
+    Returns
+    -------
+    ndarray of shape (n, 28, 28), float32 in [0, 1]
+        A frame with no ink at 0.5, or whose scan frames to nothing, is returned unchanged.
+
+    Raises
+    ------
+    ValueError
+        ``side`` under 4, or ``frames`` not of shape (n, rows, cols).
+    """
+    frames = np.asarray(frames, dtype=np.float32)
+    scans = binary_scans(frames, side=side, stretch=stretch)
+    out = frames.copy()
+    enlarge = np.ones((_SCAN_ENLARGE, _SCAN_ENLARGE), dtype=np.float32)
+    for index, scan in enumerate(scans):
+        if not scan.any():
+            continue
+        try:
+            out[index] = to_mnist_frame(np.kron(np.where(scan, 0.0, 1.0).astype(np.float32), enlarge))
+        except NoDigitFoundError:
+            continue
+    return out
+
+
+def binary_scans(frames: np.ndarray, *, side: int = 16, stretch: bool = True) -> np.ndarray:
+    """Each frame as a low-resolution binary scan: ink True, filling a ``side x side`` box.
+
+    The digit's ink box (pixels at least 0.5) is scaled, with anti-aliasing, to fill the box both
+    ways (``stretch``: a 1 becomes a thick band or a block, as in the Semeion set) or by its longer
+    side only (aspect kept, centred, as in USPS), then thresholded at 0.5.
+
+    Parameters
+    ----------
+    frames : ndarray of shape (n, rows, cols), float in [0, 1]
+    side : int, default=16
+        Side of the scan's box, pixels (at least 4).
+    stretch : bool, default=True
+
+    Returns
+    -------
+    ndarray of shape (n, side, side), bool
+        All False for a frame with no pixel at 0.5.
+
+    Raises
+    ------
+    ValueError
+        ``side`` under 4, or ``frames`` not of shape (n, rows, cols).
+    """
+    frames = np.asarray(frames, dtype=np.float32)
+    if side < 4:
+        raise ValueError(f"a scan's side must be at least 4 pixels; got side={side}.")
+    if frames.ndim != 3:
+        raise ValueError(f"binary_scans expects frames of shape (n, rows, cols); got {frames.shape}.")
+    scans = np.zeros((len(frames), side, side), dtype=bool)
+    for index, frame in enumerate(frames):
+        rows = np.flatnonzero(frame.max(axis=1) >= _SCAN_INK)
+        cols = np.flatnonzero(frame.max(axis=0) >= _SCAN_INK)
+        if len(rows) == 0:
+            continue
+        ink = frame[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+        height, width = ink.shape
+        scale = side / max(height, width)
+        shape = (side, side) if stretch else (max(1, round(height * scale)), max(1, round(width * scale)))
+        top, left = (side - shape[0]) // 2, (side - shape[1]) // 2
+        scans[index, top : top + shape[0], left : left + shape[1]] = resize(ink, shape) >= 0.5
+    return scans

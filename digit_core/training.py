@@ -87,7 +87,7 @@ def train_model(
     drawn : ExtraSamples, optional
         Frames of digits already drawn as canvas strokes in several brushes (real pen digits, see
         :func:`digit_core.real_data.frame_pen_digits`): they join the training rows with the copies
-        ``profile.drawn_augmentation`` asks for (rotated and elastic). Not redrawn again: on top of
+        ``profile.drawn_augmentation`` asks for (rotated, elastic and scanned). Not redrawn again: on top of
         MNIST's own pen-redrawn copies, their redrawn copies outweighed MNIST (99.36% on its test set
         against 99.45%).
     random_state : int

@@ -127,3 +127,17 @@ def test_deskew_leaves_empty_frames_alone():
 def test_deskew_step_in_the_pipeline_is_the_same_function(mnist_test):
     rows = mnist_test.images[:10].reshape(10, -1)
     np.testing.assert_allclose(Deskew().fit_transform(rows), deskew(mnist_test.images[:10]).reshape(10, -1))
+
+
+@pytest.mark.parametrize("ink_tone", [0, 255])
+def test_a_binary_scan_more_than_half_ink_is_framed_by_its_ink(ink_tone):
+    # A 1 stretched to fill a 16x16 box and binarised (as the Semeion set is made) is a band wider
+    # than the paper left beside it; uploaded enlarged 8x, its border tells the paper, and no
+    # opening eats the band.
+    rows, cols = np.mgrid[0:16, 0:16]
+    band = np.abs(cols - 0.6 * (15 - rows) - 3) <= 4.5
+    assert band.mean() > 0.5
+    scan = np.where(band, ink_tone, 255 - ink_tone).astype(np.uint8)
+    frame = to_mnist_frame(Image.fromarray(scan, "L").resize((128, 128), Image.Resampling.NEAREST))
+    assert frame[14, 14] > 0.5
+    assert (frame > 0.5).sum() > 0.8 * band.mean() * BOX_SIZE**2
