@@ -29,6 +29,7 @@ import numpy as np
 from joblib import Parallel, delayed
 from PIL import Image
 
+from .augment import binary_scans
 from .data import ExtraSamples, Split
 from .errors import DatasetError, NoDigitFoundError
 from .images import open_image
@@ -215,11 +216,13 @@ def train_fold_model(mnist: Split, drawn: dict, held_out: Sequence[str], recipe:
 
 
 class SiteReading(NamedTuple):
-    """One site read by a model that never saw it: its digits, its numbers and its letters."""
+    """One site read by a model that never saw it: its digits, its numbers, its letters and its
+    digits as low-resolution binary scans."""
 
     digits: Tally
     numbers: Tally
     letters: Tally
+    scans: Tally
 
 
 def read_site(
@@ -231,6 +234,7 @@ def read_site(
     numbers: int,
     letters: PenDigits | None = None,
     n_letters: int = 0,
+    scans: int = 0,
     random_state: int = 0,
 ) -> SiteReading:
     """One site's digits, numbers and letters read by ``model`` (which must never have seen the site).
@@ -251,6 +255,10 @@ def read_site(
         those taught as "not a digit" (:func:`digit_core.rejection.taught_letters`), drawn like its
         digits and read as the app reads a drawing. Each counts refused, or wrong (read as digits),
         and ``noted`` when read with the note that it may not be a digit.
+    scans : int
+        Digits of the site written with a pen 0.10-0.20 of their height wide, scanned as 16x16
+        binary images stretched to fill the box (:func:`digit_core.augment.binary_scans`, as the
+        Semeion set was made) and uploaded enlarged x8 or x16, dark on white.
 
     Returns
     -------
@@ -259,7 +267,7 @@ def read_site(
     """
     rng = np.random.default_rng(random_state)
     where = np.flatnonzero(pen.sources == site)
-    singles, several, others = Tally(site), Tally(site), Tally(site)
+    singles, several, others, scanned = Tally(site), Tally(site), Tally(site), Tally(site)
     for k, index in enumerate(rng.choice(where, min(digits, len(where)), replace=False)):
         style = PEN_STYLES[k % len(PEN_STYLES)]
         drawing = draw_strokes(pen.strokes(int(index)), height=rng.uniform(*style.height), brush=rng.uniform(*style.brush))
@@ -275,7 +283,14 @@ def read_site(
             style = PEN_STYLES[k % len(PEN_STYLES)]
             drawing = draw_strokes(letters.strokes(int(index)), height=rng.uniform(*style.height), brush=rng.uniform(*style.brush))
             others.add(_read_or_none(model, drawing), None)
-    return SiteReading(singles, several, others)
+    for k, index in enumerate(rng.choice(where, min(scans, len(where)), replace=False)):
+        height = rng.uniform(150, 300)
+        drawing = draw_strokes(pen.strokes(int(index)), height=height, brush=height * rng.uniform(0.10, 0.20))
+        scan = binary_scans(drawing[None, ..., 3] / 255.0, side=16)[0]
+        scale = (8, 16)[k % 2]
+        upload = Image.fromarray(np.where(scan, 0, 255).astype(np.uint8), "L").resize((16 * scale, 16 * scale), Image.Resampling.NEAREST)
+        scanned.add(_read_or_none(model, upload), str(pen.labels[index]))
+    return SiteReading(singles, several, others, scanned)
 
 
 def read_leave_one_site_out(
@@ -287,13 +302,14 @@ def read_leave_one_site_out(
     numbers: int = 20,
     letters: PenDigits | None = None,
     n_letters: int = 0,
+    scans: int = 0,
     held_out_together: Sequence[str] | None = None,
     model=None,
     random_state: int = 0,
     n_jobs: int = 2,
 ) -> list[SiteReading]:
-    """Every site's digits, numbers and letters (``n_letters`` of ``letters``), each read by a model
-    trained without it.
+    """Every site's digits, numbers, letters (``n_letters`` of ``letters``) and digits scanned
+    (``scans``), each read by a model trained without it (:func:`read_site`).
 
     One small model per fold (:func:`site_folds`, :func:`train_fold_model`), folds run ``n_jobs`` at
     a time; with ``model`` given, that model reads the sites instead (it must never have seen them:
@@ -301,7 +317,7 @@ def read_leave_one_site_out(
     site, in site order.
     """
     folds = site_folds(pen.sources, held_out_together)
-    reading = dict(digits=digits, numbers=numbers, letters=letters, n_letters=n_letters)
+    reading = dict(digits=digits, numbers=numbers, letters=letters, n_letters=n_letters, scans=scans)
     if model is None:
         # Only sites that some fold trains on are drawn (all of them when leaving one out at a time).
         trains = ~np.isin(pen.sources, held_out_together) if held_out_together is not None else np.ones(len(pen), bool)

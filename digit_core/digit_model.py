@@ -33,6 +33,8 @@ __all__ = ["DigitModel", "make_features", "split_pipeline"]
 
 #: The number of steps of a digit pipeline (``make_pipeline``'s) that make the shared features.
 _FRONT_STEPS = 2
+#: Where a file of the earlier layout kept its rejector: attributes of the calibrated classifier.
+_OLD_REJECTOR_ATTRIBUTES = ("not_a_digit_", "not_a_digit_threshold_")
 
 
 def make_features() -> Pipeline:
@@ -132,6 +134,9 @@ class DigitModel(ClassifierMixin, BaseEstimator):
         rewrapped_inner.estimator = frozen
         rewrapped = copy.copy(calibrated)
         rewrapped.estimator, rewrapped.calibrated_classifiers_ = frozen, [rewrapped_inner]
+        # The old layout's rejector lives on as the model's own part, not as a copy in the classifier.
+        for stale in _OLD_REJECTOR_ATTRIBUTES:
+            vars(rewrapped).pop(stale, None)
         rewrapped.n_features_in_ = front.transform(np.zeros((1, calibrated.n_features_in_), np.float32)).shape[1]
         old = vars(calibrated)
         rejector = old.get("not_a_digit_")

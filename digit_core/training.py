@@ -87,7 +87,7 @@ def train_model(
     drawn : ExtraSamples, optional
         Frames of digits already drawn as canvas strokes in several brushes (real pen digits, see
         :func:`digit_core.real_data.frame_pen_digits`): they join the training rows with the copies
-        ``profile.drawn_augmentation`` asks for (rotated, elastic and scanned). Not redrawn again: on top of
+        ``profile.drawn_augmentation`` asks for (rotated and elastic). Not redrawn again: on top of
         MNIST's own pen-redrawn copies, their redrawn copies outweighed MNIST (99.36% on its test set
         against 99.45%).
     random_state : int
@@ -211,7 +211,7 @@ def train_not_a_digit(
     pen: tuple[np.ndarray, np.ndarray],
     letters: tuple[np.ndarray, np.ndarray],
     held_out_sites: tuple[str, ...] = (),
-    refused: float = 0.005,
+    refused: float = 0.0075,
     letters_per_font: int = 6,
     random_state: int = 0,
     n_jobs: int | None = 1,
@@ -234,8 +234,9 @@ def train_not_a_digit(
         Pen digits, and pen letters taught as "not a digit"
         (:func:`digit_core.rejection.taught_letters`), drawn and framed as on the canvas.
     held_out_sites : tuple of str
-    refused : float, default=0.005
-        Half the bar of 1%: the issue's strangers lost twice as many digits as our held-out sites.
+    refused : float, default=0.0075
+        A margin under the bar of 1%. Leave-one-site-out, that is the worst site's loss: the mean of
+        the sites is about half of it (0.32%), below what 0.005 cost in letters (62% refused, not 79%).
     letters_per_font : int, default=6
     """
     rng = np.random.default_rng(random_state)

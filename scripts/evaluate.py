@@ -100,6 +100,8 @@ def _add_cross_site_options(group) -> None:
     group.add_argument("--per-site", type=int, default=100, metavar="N",
                        help="digits read per site (default 100; all of a smaller site; 0 with --numbers-per-site 0: skip the pen sites)")
     group.add_argument("--numbers-per-site", type=int, default=20, metavar="N", help="numbers of 2-5 digits drawn per site (default 20)")
+    group.add_argument("--scans-per-site", type=int, default=100, metavar="N",
+                       help="the site's digits read as 16x16 binary scans stretched to fill the box, enlarged (default 100; 0: none)")
     group.add_argument("--letters-per-site", type=int, default=100, metavar="N",
                        help=f"the site's writers' letters drawn and read, from {LETTERS_FILE} when it is there (default 100; 0: none)")
     group.add_argument("--cheque-folds", type=int, default=5, metavar="K", help="folds by document for the cheques (default 5; 0: skip the cheques)")
@@ -342,10 +344,12 @@ def _cross_site(args: argparse.Namespace) -> int:
 
 def _pen_sites(args, pen, letters, mnist, model, recipe, together) -> dict:
     sites = read_leave_one_site_out(pen, mnist, recipe=recipe, digits=args.per_site, numbers=args.numbers_per_site,
-                                    letters=letters, n_letters=args.letters_per_site,
+                                    letters=letters, n_letters=args.letters_per_site, scans=args.scans_per_site,
                                     held_out_together=together, model=model if args.read_with_model else None, n_jobs=args.n_jobs)
     digits, numbers, others = [s.digits for s in sites], [s.numbers for s in sites], [s.letters for s in sites]
     print("\n".join(["", *table_lines("site: single digits drawn", digits), "", *table_lines("site: numbers of 2-5 digits (exact)", numbers)]))
+    if args.scans_per_site > 0:
+        print("\n".join(["", *table_lines("site: digits as 16x16 binary scans, stretched, enlarged", [s.scans for s in sites])]))
     if letters is not None:
         print("\n".join(["", *letter_table_lines("site: its writers' letters drawn", others)]))
     for name, tallies in (("drawn_digits", digits), ("drawn_numbers", numbers)):
@@ -353,7 +357,7 @@ def _pen_sites(args, pen, letters, mnist, model, recipe, together) -> dict:
         for tally in tallies[1:]:
             merged = merged.merged(tally, name)
         reliability_diagram(merged.confidences, merged.correct, title=name.replace("_", " ")).save(args.out / f"reliability_{name}.png")
-    return {s.digits.name: {"digits": _rates(s.digits), "numbers": _rates(s.numbers),
+    return {s.digits.name: {"digits": _rates(s.digits), "numbers": _rates(s.numbers), **({"scans": _rates(s.scans)} if s.scans.n else {}),
                             **({"letters": {"n": s.letters.n, "refused": round(s.letters.rate("refused"), 4), "noted": round(s.letters.rate("noted"), 4)}}
                                if s.letters.n else {})} for s in sites}
 

@@ -38,7 +38,7 @@ def test_leave_one_site_out_reads_each_site_with_a_model_that_never_saw_it(pen, 
 
     def fake_read(model, pen_digits, site, **options):
         read.append((len(trained), site))
-        return cross_site.SiteReading(Tally(site), Tally(site), Tally(site))
+        return cross_site.SiteReading(Tally(site), Tally(site), Tally(site), Tally(site))
 
     monkeypatch.setattr(cross_site, "train_model", fake_train)
     monkeypatch.setattr(cross_site, "read_site", fake_read)
@@ -50,8 +50,9 @@ def test_leave_one_site_out_reads_each_site_with_a_model_that_never_saw_it(pen, 
 
 
 def test_read_site_counts_right_refused_wrong_on_a_site_the_model_never_saw(pen, pen_letters, starter_model):
-    digits, numbers, letters = read_site(starter_model, pen, "imp", digits=30, numbers=4, letters=pen_letters, n_letters=30)
-    assert digits.n == 30 and numbers.n == 4 and letters.n == 30
+    digits, numbers, letters, scans = read_site(starter_model, pen, "imp", digits=30, numbers=4, letters=pen_letters, n_letters=30, scans=20)
+    assert digits.n == 30 and numbers.n == 4 and letters.n == 30 and scans.n == 20
+    assert scans.rate("right") >= 0.8
     assert digits.right + digits.refused + digits.wrong == 30
     assert digits.rate("right") >= 0.8
     # A letter is never read right: refused, or read as digits (with or without the note).

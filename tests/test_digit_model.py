@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
+from sklearn.frozen import FrozenEstimator
 from sklearn.utils.estimator_checks import estimator_checks_generator
 
 from digit_core.calibration import calibrate
@@ -94,6 +97,23 @@ def test_a_file_of_the_earlier_layout_loads_as_a_digit_model_with_the_same_proba
     frames = mnist_test.images[:200].reshape(200, -1)
     assert isinstance(loaded, DigitModel) and loaded.digit_likeness(frames) is None
     np.testing.assert_array_equal(loaded.predict_proba(frames), as_it_was.predict_proba(frames))
+
+
+def test_an_earlier_files_rejector_becomes_the_models_part_and_leaves_no_copy_in_the_classifier(starter_model):
+    from sklearn.pipeline import Pipeline
+
+    earlier = copy.copy(starter_model.classifier_)  # the classifier as an earlier file held it, rejector attached
+    earlier.not_a_digit_ = Pipeline([*starter_model.features_.steps, *starter_model.not_a_digit_.steps])
+    earlier.not_a_digit_threshold_ = -1.5
+    earlier.estimator = FrozenEstimator(Pipeline([*starter_model.features_.steps, *earlier.estimator.estimator.steps]))
+    inner = copy.copy(earlier.calibrated_classifiers_[0])
+    inner.estimator = earlier.estimator
+    earlier.calibrated_classifiers_ = [inner]
+    earlier.n_features_in_ = 784
+    converted = DigitModel.from_calibrated_pipeline(earlier)
+    assert converted.not_a_digit_ is not None and converted.threshold_ == -1.5
+    assert not hasattr(converted.classifier_, "not_a_digit_") and not hasattr(converted.classifier_, "not_a_digit_threshold_")
+    assert not hasattr(starter_model.classifier_, "not_a_digit_")  # the bundled file holds one rejector
 
 
 def test_a_file_holding_another_estimator_is_refused_as_not_a_digit_model(tmp_path):
