@@ -183,18 +183,22 @@ class DigitModel(ClassifierMixin, BaseEstimator):
         class), below 0 not a digit; None when the model has no such part."""
         return self.read(X)[1]
 
-    def read(self, X) -> tuple[np.ndarray, np.ndarray | None]:
-        """Both heads from one pass of the features: ``(predict_proba(X), digit_likeness(X))``."""
+    def read(self, X, *, per_class: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+        """Both heads from one pass of the features: ``(predict_proba(X), digit_likeness(X))``.
+
+        With ``per_class=False`` and a line per class, the likeness is against one line for all, the
+        median of the class lines: comparable between marks read as different digits, to weigh
+        cuts on a page nothing is refused from."""
         F = self.transform_features(X)
         probabilities = self.classifier_.predict_proba(F)
-        return probabilities, self._likeness(F, probabilities)
+        return probabilities, self._likeness(F, probabilities, per_class=per_class)
 
-    def _likeness(self, F: np.ndarray, probabilities: np.ndarray) -> np.ndarray | None:
+    def _likeness(self, F: np.ndarray, probabilities: np.ndarray, *, per_class: bool = True) -> np.ndarray | None:
         if self.not_a_digit_ is None:
             return None
         threshold = np.asarray(self.threshold_)
         if threshold.ndim:
-            threshold = threshold[np.argmax(probabilities, axis=1)]
+            threshold = threshold[np.argmax(probabilities, axis=1)] if per_class else np.median(threshold)
         return self.not_a_digit_.decision_function(F) - threshold
 
 

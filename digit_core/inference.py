@@ -16,6 +16,9 @@ def predict_proba(model, frames: np.ndarray, *, batch_size: int = 2000) -> np.nd
     ----------
     model : estimator with ``predict_proba`` over ``(n, 784)`` rows
     frames : ndarray of shape (n, 28, 28) or (n, 784), float in [0, 1]
+    per_class : bool, default=True
+        The likeness against the line of the digit each frame is read as (to refuse), or against
+        one line for all (to compare marks; :meth:`digit_core.digit_model.DigitModel.read`).
 
     Returns
     -------
@@ -37,13 +40,16 @@ def _ten_columns(probabilities: np.ndarray, classes) -> np.ndarray:
     return probabilities
 
 
-def read_frames(model, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+def read_frames(model, frames: np.ndarray, *, per_class: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
     """Probabilities and digit likeness of a batch of frames, from one pass of the model's features.
 
     Parameters
     ----------
     model : DigitModel
     frames : ndarray of shape (n, 28, 28) or (n, 784), float in [0, 1]
+    per_class : bool, default=True
+        The likeness against the line of the digit each frame is read as (to refuse), or against
+        one line for all (to compare marks; :meth:`digit_core.digit_model.DigitModel.read`).
 
     Returns
     -------
@@ -53,5 +59,5 @@ def read_frames(model, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray | Non
         the model has no "not a digit" part.
     """
     rows = np.asarray(frames, dtype=np.float32).reshape(len(frames), FRAME_SIZE * FRAME_SIZE)
-    probabilities, likeness = model.read(rows)
+    probabilities, likeness = model.read(rows, per_class=per_class)
     return _ten_columns(probabilities, model.classes_), likeness

@@ -184,7 +184,7 @@ def read_digits(
 
 def _whole(model, grey: np.ndarray, box: tuple[int, int, int, int], preset: ReadingPreset) -> ReadDigit:
     frame = to_mnist_frame(grey)
-    probabilities, likeness = read_frames(model, frame[None])
+    probabilities, likeness = read_frames(model, frame[None], per_class=preset.judged)
     return _Mark(None, frame, probabilities[0], None if likeness is None else float(likeness[0])).as_read(box, preset)
 
 
@@ -220,7 +220,10 @@ class _Page:
     def marks(self, regions: list[DigitRegion]) -> list[_Mark]:
         """The regions framed (:func:`_frame_region`) and read in one batch."""
         frames = [_frame_region(self.grey, self.ink, region, crop_margin=self.preset.crop_margin) for region in regions]
-        probabilities, likeness = read_frames(self.model, np.stack(frames))
+        # A judged page refuses by the line of the digit read; a page nothing is refused from weighs
+        # its cuts by one line for all digits. Lines per digit favoured cuts into halves read as 1
+        # (whose line is lowest): first 200 cheque amounts 57.3% exact, one line 60.0%.
+        probabilities, likeness = read_frames(self.model, np.stack(frames), per_class=self.preset.judged)
         return [
             _Mark(region, frame, p, None if likeness is None else float(likeness[k]))
             for k, (region, frame, p) in enumerate(zip(regions, frames, probabilities))

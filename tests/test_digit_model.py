@@ -76,6 +76,8 @@ def test_a_threshold_per_class_judges_each_frame_by_the_line_of_the_digit_it_is_
     lines = np.linspace(-2.0, 2.0, 10)
     per_class = starter_model.with_not_a_digit(starter_model.not_a_digit_, lines)
     np.testing.assert_allclose(per_class.digit_likeness(X), decision - lines[read_as])
+    # To compare marks read as different digits (cuts on a page nothing is refused from): one line.
+    np.testing.assert_allclose(per_class.read(X, per_class=False)[1], decision - np.median(lines))
     with pytest.raises(ValueError, match="one per class \\(10\\); got shape \\(3,\\)"):
         starter_model.with_not_a_digit(starter_model.not_a_digit_, np.zeros(3))
 

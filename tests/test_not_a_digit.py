@@ -40,16 +40,17 @@ def usps_scans():
 def test_a_real_letter_k_drawn_on_the_canvas_is_refused(starter_model, held_out_letters):
     ks = np.flatnonzero(held_out_letters.labels == "K")[:20]
     refused, _ = not_a_digit_rates(starter_model, _drawn(held_out_letters, ks, seed=1))
-    assert refused >= 0.85  # 90%
+    assert refused >= 0.8  # 85% (the font-letter part: 90%)
 
 
 def test_real_letters_by_writers_never_trained_on_are_refused_or_read_with_a_note(starter_model, held_out_letters):
-    # Refused only when unlike any digit (DRAWING.refuse_likeness): 30% refused and 47.5% read with
-    # the note that they may not be digits; the bar of issue 20 is 85% refused (docs/model.md).
+    # The part learns real letters, with a line per digit read (DRAWING.refuse_likeness): about half
+    # refused and 30% read with the note that they may not be digits (the font-letter part: 30% and
+    # 47.5%); the bar of issue 20 is 85% refused (docs/model.md).
     taught = np.flatnonzero(taught_letters(held_out_letters.labels))
     chosen = np.random.default_rng(3).choice(taught, 200, replace=False)
     refused, noted = not_a_digit_rates(starter_model, _drawn(held_out_letters, chosen, seed=2))
-    assert refused >= 0.25 and refused + noted >= 0.7
+    assert refused >= 0.4 and refused + noted >= 0.75
 
 
 def test_digits_of_sites_never_trained_on_are_hardly_ever_refused_or_doubted(starter_model, held_out_pen):
