@@ -246,8 +246,6 @@ def flag_ones(
     ndarray of shape (m, 28, 28), float32
         ``m <= n``: a frame with too little ink to find a stem is left out.
     """
-    from skimage.draw import line_aa
-
     rng = np.random.default_rng(random_state)
     out = []
     for index, frame in enumerate(np.asarray(frames, dtype=np.float32)):
@@ -259,22 +257,12 @@ def flag_ones(
         bottom_col = int(np.flatnonzero(frame[bottom] > 0.3).mean())
         height = bottom - top
         flag, slope = rng.uniform(*length) * height, np.deg2rad(rng.uniform(*angle))
-        page = np.zeros((56, 56), dtype=np.float32)  # room for the flag to leave the frame
-        page[14:42, 14:42] = frame
-        marks = [((top + 14, top_col + 14), (int(round(top + 14 + flag * np.sin(slope))), int(round(top_col + 14 - flag * np.cos(slope)))))]
+        marks = [((top, top_col), (int(round(top + flag * np.sin(slope))), int(round(top_col - flag * np.cos(slope)))))]
         if index % 2:
             half = int(rng.uniform(0.2, 0.35) * height)
-            marks.append(((bottom + 14, bottom_col + 14 - half), (bottom + 14, bottom_col + 14 + half)))
-        for (r0, c0), (r1, c1) in marks:
-            for thickness in (0, 1):
-                rr, cc, value = line_aa(r0 + thickness, c0, r1 + thickness, c1)
-                inside = (rr >= 0) & (rr < 56) & (cc >= 0) & (cc < 56)
-                page[rr[inside], cc[inside]] = np.maximum(page[rr[inside], cc[inside]], value[inside])
-        try:
-            out.append(frame_from_ink(page))
-        except NoDigitFoundError:
-            continue
-    return np.stack(out).astype(np.float32) if out else np.zeros((0, 28, 28), dtype=np.float32)
+            marks.append(((bottom, bottom_col - half), (bottom, bottom_col + half)))
+        out.append(_with_marks(frame, marks))
+    return _stacked(out)
 
 
 def slash_zeros(frames: np.ndarray, *, random_state: int = 0) -> np.ndarray:
@@ -294,8 +282,6 @@ def slash_zeros(frames: np.ndarray, *, random_state: int = 0) -> np.ndarray:
     ndarray of shape (m, 28, 28), float32
         ``m <= n``: a frame with too little ink to find the ring is left out.
     """
-    from skimage.draw import line_aa
-
     rng = np.random.default_rng(random_state)
     out = []
     for frame in np.asarray(frames, dtype=np.float32):
@@ -303,22 +289,38 @@ def slash_zeros(frames: np.ndarray, *, random_state: int = 0) -> np.ndarray:
         cols = np.flatnonzero(frame.max(axis=0) > 0.5)
         if len(rows) < 8 or len(cols) < 3:
             continue
-        page = np.zeros((56, 56), dtype=np.float32)  # room for the slash to leave the frame
-        page[14:42, 14:42] = frame
-        top, bottom, left, right = rows[0] + 14, rows[-1] + 14, cols[0] + 14, cols[-1] + 14
+        top, bottom, left, right = rows[0], rows[-1], cols[0], cols[-1]
         height = bottom - top
         over_top, over_bottom = rng.uniform(0.1, 0.4, size=2) * height
-        r0, c0 = int(round(top - over_top)), int(round(right + over_top * 0.6))
-        r1, c1 = int(round(bottom + over_bottom)), int(round(left - over_bottom * 0.6))
+        start = (int(round(top - over_top)), int(round(right + over_top * 0.6)))
+        end = (int(round(bottom + over_bottom)), int(round(left - over_bottom * 0.6)))
+        out.append(_with_marks(frame, [(start, end)]))
+    return _stacked(out)
+
+
+def _with_marks(frame: np.ndarray, marks: list[tuple[tuple[int, int], tuple[int, int]]]) -> np.ndarray | None:
+    """A 28x28 frame with 2 px anti-aliased lines drawn on it, each ``((row, col), (row, col))`` in
+    the frame's pixels (they may leave it), re-framed as the lines widen the digit; None when it
+    frames to nothing."""
+    from skimage.draw import line_aa
+
+    margin = 14  # room for a line to leave the frame
+    page = np.zeros((28 + 2 * margin, 28 + 2 * margin), dtype=np.float32)
+    page[margin:-margin, margin:-margin] = frame
+    for (r0, c0), (r1, c1) in marks:
         for thickness in (0, 1):
-            rr, cc, value = line_aa(r0 + thickness, c0, r1 + thickness, c1)
-            inside = (rr >= 0) & (rr < 56) & (cc >= 0) & (cc < 56)
+            rr, cc, value = line_aa(r0 + margin + thickness, c0 + margin, r1 + margin + thickness, c1 + margin)
+            inside = (rr >= 0) & (rr < page.shape[0]) & (cc >= 0) & (cc < page.shape[1])
             page[rr[inside], cc[inside]] = np.maximum(page[rr[inside], cc[inside]], value[inside])
-        try:
-            out.append(frame_from_ink(page))
-        except NoDigitFoundError:
-            continue
-    return np.stack(out).astype(np.float32) if out else np.zeros((0, 28, 28), dtype=np.float32)
+    try:
+        return frame_from_ink(page)
+    except NoDigitFoundError:
+        return None
+
+
+def _stacked(frames: list) -> np.ndarray:
+    kept = [frame for frame in frames if frame is not None]
+    return np.stack(kept).astype(np.float32) if kept else np.zeros((0, 28, 28), dtype=np.float32)
 
 
 def affine_batch(frames: np.ndarray, matrix: np.ndarray, *, shift: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:

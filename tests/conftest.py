@@ -27,15 +27,20 @@ def mnist_dir() -> Path:
     return MNIST_DIR
 
 
+def real_file(name: str) -> Path:
+    """A file of ../shared/real, or a failure that says where the real handwriting belongs."""
+    path = REAL_DIR / name
+    if not path.is_file():
+        pytest.fail(f"{path} not found: the real handwriting lives in ../shared/real beside the checkout.")
+    return path
+
+
 @pytest.fixture(scope="session")
 def pen():
     """UNIPEN pen trajectories: 9,054 digits by writers at 11 sites."""
     from digit_core.real_data import load_pen_digits
 
-    path = REAL_DIR / "unipen_dev.npz"
-    if not path.is_file():
-        pytest.fail(f"{path} not found: the real handwriting lives in ../shared/real beside the checkout.")
-    return load_pen_digits(path)
+    return load_pen_digits(real_file("unipen_dev.npz"))
 
 
 @pytest.fixture(scope="session")
@@ -43,10 +48,7 @@ def pen_letters():
     """UNIPEN pen letters: 32,065 by writers of the same 11 sites."""
     from digit_core.real_data import load_pen_letters
 
-    path = REAL_DIR / "unipen_letters_dev.npz"
-    if not path.is_file():
-        pytest.fail(f"{path} not found: the real handwriting lives in ../shared/real beside the checkout.")
-    return load_pen_letters(path)
+    return load_pen_letters(real_file("unipen_letters_dev.npz"))
 
 
 @pytest.fixture(scope="session")
