@@ -268,10 +268,14 @@ def read_site(
     rng = np.random.default_rng(random_state)
     where = np.flatnonzero(pen.sources == site)
     singles, several, others, scanned = Tally(site), Tally(site), Tally(site), Tally(site)
-    for k, index in enumerate(rng.choice(where, min(digits, len(where)), replace=False)):
+
+    def on_canvas(samples: PenDigits, index: int, k: int) -> np.ndarray:
+        # One sample drawn on the 400x400 canvas in the k-th style, in turn.
         style = PEN_STYLES[k % len(PEN_STYLES)]
-        drawing = draw_strokes(pen.strokes(int(index)), height=rng.uniform(*style.height), brush=rng.uniform(*style.brush))
-        singles.add(_read_or_none(model, drawing), str(pen.labels[index]))
+        return draw_strokes(samples.strokes(int(index)), height=rng.uniform(*style.height), brush=rng.uniform(*style.brush))
+
+    for k, index in enumerate(rng.choice(where, min(digits, len(where)), replace=False)):
+        singles.add(_read_or_none(model, on_canvas(pen, index, k)), str(pen.labels[index]))
     for _ in range(numbers if len(where) >= 2 else 0):
         indices = rng.choice(where, min(len(where), int(rng.integers(2, 6))), replace=False)
         drawing = draw_pen_number(pen, indices, height=rng.uniform(100, 220), brush=rng.uniform(12, 24),
@@ -280,16 +284,12 @@ def read_site(
     if letters is not None and n_letters > 0:
         site_letters = np.flatnonzero((letters.sources == site) & taught_letters(letters.labels))
         for k, index in enumerate(rng.choice(site_letters, min(n_letters, len(site_letters)), replace=False)):
-            style = PEN_STYLES[k % len(PEN_STYLES)]
-            drawing = draw_strokes(letters.strokes(int(index)), height=rng.uniform(*style.height), brush=rng.uniform(*style.brush))
-            others.add(_read_or_none(model, drawing), None)
+            others.add(_read_or_none(model, on_canvas(letters, index, k)), None)
     for k, index in enumerate(rng.choice(where, min(scans, len(where)), replace=False)):
         height = rng.uniform(150, 300)
         drawing = draw_strokes(pen.strokes(int(index)), height=height, brush=height * rng.uniform(0.10, 0.20))
-        scan = binary_scans(drawing[None, ..., 3] / 255.0, side=16)[0]
-        scale = (8, 16)[k % 2]
-        upload = Image.fromarray(np.where(scan, 0, 255).astype(np.uint8), "L").resize((16 * scale, 16 * scale), Image.Resampling.NEAREST)
-        scanned.add(_read_or_none(model, upload), str(pen.labels[index]))
+        scan = binary_scans(drawing[None, ..., 3] / 255.0, side=16).astype(np.uint8) * 255  # ink bright, as a scan array
+        scanned.add(_read_or_none(model, usps_uploads(scan, scale=(8, 16)[k % 2])[0]), str(pen.labels[index]))
     return SiteReading(singles, several, others, scanned)
 
 
@@ -448,14 +448,14 @@ def letter_table_lines(title: str, tallies: Sequence[Tally]) -> list[str]:
     """A markdown table of letter tallies (:func:`read_site`'s ``letters``), the site refusing the
     fewest first, then the mean of the sites and the worst site (of at least :data:`SMALL_SITE`):
     n, refused, read as digits with the note, read as digits without it."""
+    def rates(tally: Tally) -> tuple[float, float, float]:
+        return tally.rate("refused"), tally.rate("noted"), tally.rate("wrong") - tally.rate("noted")
+
     lines = [f"| {title} | n | refused | noted | read as digits |", "| --- | --- | --- | --- | --- |"]
-    read = [t for t in tallies if t.n]
-    ordered = sorted(read, key=lambda t: (t.rate("refused"), -t.n))
-    large = [t for t in ordered if t.n >= SMALL_SITE] or ordered
-    rows = [(t.name + (" (small)" if t.n < SMALL_SITE else ""), str(t.n), t.rate("refused"), t.rate("noted"), t.rate("wrong") - t.rate("noted")) for t in ordered]
+    ordered = sorted((t for t in tallies if t.n), key=lambda t: (t.rate("refused"), -t.n))
+    rows = [(t.name + (" (small)" if t.n < SMALL_SITE else ""), str(t.n), *rates(t)) for t in ordered]
     if ordered:
-        rows.append(("mean", "-", *(float(np.mean([t.rate(v) for t in ordered])) for v in ("refused", "noted")),
-                     float(np.mean([t.rate("wrong") - t.rate("noted") for t in ordered]))))
-        worst = large[0]
-        rows.append((f"worst ({worst.name})", str(worst.n), worst.rate("refused"), worst.rate("noted"), worst.rate("wrong") - worst.rate("noted")))
+        worst = ([t for t in ordered if t.n >= SMALL_SITE] or ordered)[0]
+        rows.append(("mean", "-", *np.mean([rates(t) for t in ordered], axis=0)))
+        rows.append((f"worst ({worst.name})", str(worst.n), *rates(worst)))
     return lines + [f"| {name} | {n} | {refused:.2%} | {noted:.2%} | {plain:.2%} |" for name, n, refused, noted, plain in rows]

@@ -16,9 +16,6 @@ def predict_proba(model, frames: np.ndarray, *, batch_size: int = 2000) -> np.nd
     ----------
     model : estimator with ``predict_proba`` over ``(n, 784)`` rows
     frames : ndarray of shape (n, 28, 28) or (n, 784), float in [0, 1]
-    per_class : bool, default=True
-        The likeness against the line of the digit each frame is read as (to refuse), or against
-        one line for all (to compare marks; :meth:`digit_core.digit_model.DigitModel.read`).
 
     Returns
     -------
